@@ -193,6 +193,20 @@ TQ_API const char *tq_backend_library(const tq_backend *backend);   /* absolute 
 TQ_API uint32_t    tq_backend_device_count(const tq_backend *backend);
 TQ_API tq_status   tq_backend_device_info(const tq_backend *backend, uint32_t device,
                                           tq_device_info *out_info);
+/* Finds a device by query: a decimal index, an exact stable id, or a case-insensitive
+ * substring of the name. NULL or "" picks the automatic choice: the highest score >= 0
+ * (a CPU-type Vulkan/OpenCL device such as llvmpipe or PoCL has a negative score and is
+ * used only when asked for by name). NOT_FOUND lists the devices there are. */
+TQ_API tq_status   tq_backend_device_find(const tq_backend *backend, const char *query,
+                                          uint32_t *out_device);
+
+/* Backend and device choice for host applications: an explicit backend name first,
+ * then the TQ_BACKEND environment variable ("name" or "name:device"), then the loaded
+ * backend whose best device has the highest score (ref is never chosen automatically).
+ * The message of an error says what was tried. */
+TQ_API tq_status   tq_runtime_select(const tq_runtime *runtime, const char *backend_name,
+                                     const char *device_query, tq_backend **out_backend,
+                                     uint32_t *out_device);
 
 /* ----------------------------------------------------------------- context */
 
@@ -215,6 +229,11 @@ TQ_API void      tq_context_memory_reset_peak(tq_context *context);
  * Turbo rows are zero-padded to a multiple of 128 elements. */
 TQ_API tq_status tq_tensor_create(tq_context *context, tq_type type, const int64_t ne[4],
                                   tq_mem_class mem_class, tq_tensor **out_tensor);
+/* A view of ne in parent's memory starting at byte offset (a multiple of 4); it owns no
+ * memory (nothing is accounted) and must be destroyed before its parent. Used, e.g., to
+ * surround op outputs with guard bytes. OUT_OF_RANGE if it does not fit in parent. */
+TQ_API tq_status tq_tensor_view_create(tq_tensor *parent, uint64_t offset, tq_type type,
+                                       const int64_t ne[4], tq_tensor **out_view);
 TQ_API void      tq_tensor_destroy(tq_tensor *tensor);
 TQ_API tq_type   tq_tensor_type(const tq_tensor *tensor);
 TQ_API void      tq_tensor_shape(const tq_tensor *tensor, int64_t out_ne[4]);
