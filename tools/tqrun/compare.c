@@ -60,7 +60,7 @@ typedef struct cmp_row {
     char metric[32];
     char base_s[48], new_s[48], ratio_s[32], verdict[48], detail[96];
     double ratio;
-    bool significant, changed, refused, gate_failed;
+    bool significant, changed, refused, gate_failed, gate_unsure;
 } cmp_row;
 
 typedef struct cmp_opts {
@@ -70,6 +70,7 @@ typedef struct cmp_opts {
     const char *output;
     cmp_gate gates[16];
     int n_gates;
+    int unsure_exit;          /* exit status when a gated time delta is unsure; 0 = off */
 } cmp_opts;
 
 static char *xstrdup(const char *s) { return strdup(s ? s : ""); }
@@ -407,9 +408,14 @@ static void gate_check(cmp_row *row, const cmp_opts *o)
         if (strcmp(g->metric, row->metric) != 0)
             continue;
         bool timing = strcmp(row->metric, "time") == 0 || strcmp(row->metric, "min_time") == 0;
-        if (timing && !row->significant)
-            continue;   /* noise never fails a gate; "unsure" is reported as such */
         bool bad = g->greater ? row->ratio > g->ratio : row->ratio < g->ratio;
+        if (timing && !row->significant) {
+            /* noise never fails a gate; a delta past the gate that the rank test cannot
+             * confirm is "unsure" (a bisection step skips instead of blaming) */
+            if (bad)
+                row->gate_unsure = true;
+            continue;
+        }
         if (bad)
             row->gate_failed = true;
     }
@@ -665,10 +671,13 @@ static void usage(FILE *f)
           "                       M: time min_time kv scratch staging constants io total;\n"
           "                       time gates fire only on significant deltas (repeatable).\n"
           "                       A check that fails in NEW always makes the exit status 1.\n"
+          "  --unsure-exit N      exit N when a gated time delta is past its ratio but not\n"
+          "                       significant (git bisect run: 125 = skip this commit)\n"
           "  --all                also print unchanged memory rows, min_time and check rows\n"
           "  --allow-mixed        compare records even if driver or host differ\n"
           "\n"
-          "exit status: 0 no gate failed, 1 a gate or check failed, 2 usage error, 3 unreadable input\n"
+          "exit status: 0 no gate failed, 1 a gate or check failed, 2 usage error, 3 unreadable input,\n"
+          "             or the --unsure-exit status\n"
           "\n"
           "examples:\n"
           "  tqrun compare before.json after.json\n"
@@ -719,6 +728,13 @@ int tr_cmd_compare(int argc, char **argv)
                 return tr_usage_error("compare", "bad --fail-on '%s': want METRIC>RATIO or METRIC<RATIO, "
                                       "METRIC one of time min_time kv scratch staging constants io total", val);
             o.n_gates++;
+        } else if (strcmp(a, "--unsure-exit") == 0) {
+            NEEDVAL();
+            char *end;
+            long v = strtol(val, &end, 10);
+            if (*end || v < 1 || v > 255)
+                return tr_usage_error("compare", "--unsure-exit wants 1..255, not '%s'", val);
+            o.unsure_exit = (int)v;
         } else if (strcmp(a, "--all") == 0) {
             o.all = true;
         } else if (strcmp(a, "--allow-mixed") == 0) {
@@ -775,10 +791,11 @@ int tr_cmd_compare(int argc, char **argv)
         out = stdout;
         goto done;
     }
-    int failed = 0, refused = 0;
+    int failed = 0, refused = 0, unsure = 0;
     for (int i = 0; i < nrows; i++) {
         failed += rows[i].gate_failed;
         refused += rows[i].refused;
+        unsure += rows[i].gate_unsure;
     }
     if (o.format == F_HTML) {
         print_html(out, &base, &neu, rows, nrows, only, only_count);
@@ -857,6 +874,9 @@ int tr_cmd_compare(int argc, char **argv)
     if (failed) {
         fprintf(stderr, "tqrun compare: %d row(s) failed the gate\n", failed);
         rc = TR_EXIT_FAIL;
+    } else if (unsure && o.unsure_exit) {
+        fprintf(stderr, "tqrun compare: %d gated time row(s) unsure: take more samples\n", unsure);
+        rc = o.unsure_exit;
     }
 done:
     if (out != stdout)
