@@ -558,8 +558,10 @@ static const char *const headers[] = {"backend", "device", "op", "types", "shape
                                       "base", "new", "ratio", "verdict", "detail"};
 #define NCOLS 11
 
-static void row_cells(const cmp_row *r, const char *cells[NCOLS])
+static void row_cells(const cmp_row *r, const char *cells[NCOLS], char *verdict, size_t size)
 {
+    /* a row that failed a --fail-on gate keeps its verdict and says so */
+    snprintf(verdict, size, "%s%s", r->verdict, r->gate_failed ? " [gate]" : "");
     cells[0] = r->b->backend;
     cells[1] = r->b->device;
     cells[2] = r->b->op;
@@ -569,7 +571,7 @@ static void row_cells(const cmp_row *r, const char *cells[NCOLS])
     cells[6] = r->base_s;
     cells[7] = r->new_s;
     cells[8] = r->ratio_s;
-    cells[9] = r->gate_failed ? "FAIL(gate)" : r->verdict;
+    cells[9] = verdict;
     cells[10] = r->detail;
 }
 
@@ -619,10 +621,12 @@ static void print_html(FILE *f, const cmp_side *b, const cmp_side *n, const cmp_
     fputs("</tr>\n", f);
     for (int i = 0; i < nrows; i++) {
         const char *cells[NCOLS];
-        row_cells(&rows[i], cells);
-        const char *cls = rows[i].gate_failed || strcmp(cells[9], "SLOWER") == 0 ||
-                          strcmp(cells[9], "LARGER") == 0 || strcmp(cells[9], "REGRESSED") == 0 ? "bad"
-                          : strcmp(cells[9], "unsure") == 0 ? "unsure"
+        char verdict[64];
+        row_cells(&rows[i], cells, verdict, sizeof verdict);
+        const char *v = rows[i].verdict;
+        const char *cls = rows[i].gate_failed || strcmp(v, "SLOWER") == 0 ||
+                          strcmp(v, "LARGER") == 0 || strcmp(v, "REGRESSED") == 0 ? "bad"
+                          : strcmp(v, "unsure") == 0 ? "unsure"
                           : rows[i].changed ? "good" : "";
         fprintf(f, "<tr class=\"%s\">", cls);
         for (int c = 0; c < NCOLS; c++) {
@@ -804,7 +808,8 @@ int tr_cmd_compare(int argc, char **argv)
             csv_cell(out, headers[c], c == NCOLS - 1);
         for (int i = 0; i < nrows; i++) {
             const char *cells[NCOLS];
-            row_cells(&rows[i], cells);
+            char verdict[64];
+            row_cells(&rows[i], cells, verdict, sizeof verdict);
             for (int c = 0; c < NCOLS; c++)
                 csv_cell(out, cells[c], c == NCOLS - 1);
         }
@@ -825,7 +830,8 @@ int tr_cmd_compare(int argc, char **argv)
             fputs("\n", out);
             for (int i = 0; i < nrows; i++) {
                 const char *cells[NCOLS];
-                row_cells(&rows[i], cells);
+                char verdict[64];
+                row_cells(&rows[i], cells, verdict, sizeof verdict);
                 fputs("|", out);
                 for (int c = 0; c < NCOLS; c++) {
                     fputc(' ', out);
@@ -842,7 +848,8 @@ int tr_cmd_compare(int argc, char **argv)
             tr_table *t = tr_table_new(NCOLS, headers);
             for (int i = 0; i < nrows && t; i++) {
                 const char *cells[NCOLS];
-                row_cells(&rows[i], cells);
+                char verdict[64];
+                row_cells(&rows[i], cells, verdict, sizeof verdict);
                 tr_table_row(t, cells);
             }
             if (t)
