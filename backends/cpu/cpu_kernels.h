@@ -1,0 +1,79 @@
+/*
+ * cpu_kernels.h: the per-ISA kernel table of the CPU backend.
+ *
+ * Each variant (scalar, avx2, avx512) lives in its own source files compiled with its own
+ * -m flags and fills one cpu_kernels table. The op drivers (cpu_ops.c, cpu_attention.c)
+ * are ISA-neutral and call only through the table, so which variant runs is decided once,
+ * at context creation, from cpuid (cpu_isa.c).
+ *
+ * Attention micro-kernels work on one tile of at most CPU_ATTN_TILE keys and one row block
+ * of at most CPU_ATTN_RB query rows (the query heads of one GQA group and/or several query
+ * tokens) that share every decoded K/V block. Scores are laid out key-major,
+ * s[t * nrp + r], where nrp is nr rounded up to 1, 2, 4 or 8, so that 8 / nrp keys fill
+ * one 8-float vector.
+ */
+#ifndef TQ_CPU_KERNELS_H
+#define TQ_CPU_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tq/tq.h"
+
+#define CPU_ATTN_TILE 64
+#define CPU_ATTN_RB 8
+/* Floats of the score tile: keys may be computed past nt up to the next multiple of 8. */
+#define CPU_ATTN_SCORE_FLOATS ((CPU_ATTN_TILE + 8) * CPU_ATTN_RB)
+/* Bytes of per-thread workspace a vaccum call may use. */
+#define CPU_ATTN_VWS_BYTES (CPU_ATTN_TILE * (64 + 8 * 4))
+
+/* s[t*nrp + r] = <q_r, k_t> for r < nr, t < nt. q rows are contiguous, dk floats each
+ * (already scaled, zero-padded and rotated for turbo K). Keys past nt (up to a multiple of
+ * 8/nrp) may be written with junk; keys past nt are never read from k. */
+typedef void (*cpu_kscore_fn)(const float *q, int64_t dk, int nr, int nrp,
+                              const uint8_t *k, uint64_t krb, int nt, float *s);
+/* acc[r*acc_stride + e] += sum_{t<nt} p[t*nrp + r] * v_t[e] for r < nr, e < dv (rotated
+ * domain for turbo V). ws: CPU_ATTN_VWS_BYTES of 64-byte aligned workspace. */
+typedef void (*cpu_vaccum_fn)(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb,
+                              int nt, int64_t dv, float *acc, int64_t acc_stride, void *ws);
+/* One online-softmax step over a score tile: optional softcap, masks key key0+t for row r
+ * when key0+t > limit[r], updates running max m[r] and sum l[r], rescales acc rows, and
+ * leaves p = exp(s - m) in s. Rows nr..nrp-1 are scratch (computed, never used). */
+typedef void (*cpu_softmax_fn)(float *s, int nr, int nrp, int nt, float softcap, int64_t key0,
+                               const int64_t *limit, float *m, float *l, float *acc,
+                               int64_t acc_stride, int64_t dv);
+
+typedef struct cpu_kernels {
+    const char *name;           /* "scalar", "avx2", "avx512" */
+    /* Quantize one row of n logical elements into dst (tq_type_row_bytes bytes). */
+    void (*quantize_row)(tq_type type, const float *src, int64_t n, uint8_t *dst);
+    /* Dequantize one row: padded elements, rotated domain for turbo. */
+    void (*dequantize_row)(tq_type type, const uint8_t *src, int64_t n, float *dst);
+    /* Rotate n_groups consecutive 128-groups in place. */
+    void (*rotate)(float *x, int64_t n_groups, bool inverse);
+    /* n fp16 values (2-byte aligned) to f32. */
+    void (*f16_to_f32)(const uint8_t *src, float *dst, int64_t n);
+    cpu_kscore_fn kscore[TQ_TYPE_COUNT];
+    cpu_vaccum_fn vaccum[TQ_TYPE_COUNT];
+    cpu_softmax_fn softmax;
+} cpu_kernels;
+
+/* The variants compiled into this build; NULL where the build has none. Calling one's
+ * functions on a CPU without its ISA is undefined: select through cpu_isa.h. */
+const cpu_kernels *cpu_kernels_scalar(void);
+const cpu_kernels *cpu_kernels_avx2(void);
+const cpu_kernels *cpu_kernels_avx512(void);
+
+/* Format geometry shared by every variant. */
+int64_t cpu_padded_elems(tq_type type, int64_t n);
+uint64_t cpu_row_bytes(tq_type type, int64_t n);
+bool cpu_type_is_turbo(tq_type type);
+
+/* Rotation sign tables built once from kernels/tq_format_constants.h. */
+typedef struct cpu_sign_tables {
+    float s1[128], s2[128];          /* +1 / -1 */
+    uint32_t m1[128], m2[128];       /* 0 / 0x80000000 (xor masks) */
+} cpu_sign_tables;
+const cpu_sign_tables *cpu_signs(void);
+
+#endif /* TQ_CPU_KERNELS_H */
