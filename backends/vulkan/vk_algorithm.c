@@ -1,0 +1,113 @@
+/*
+ * vk_algorithm.c: SPIR-V module + descriptor layout (N storage buffers) + push constants
+ * + specialization constants -> a compute pipeline, created once per key and kept for the
+ * context's lifetime (through the on-disk VkPipelineCache).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_internal.h"
+
+static bool key_equal(const tq_vk_pipeline_key *a, const tq_vk_pipeline_key *b)
+{
+    return a->kernel == b->kernel && a->n_spec == b->n_spec && a->n_bindings == b->n_bindings &&
+           memcmp(a->spec, b->spec, a->n_spec * sizeof(uint32_t)) == 0;
+}
+
+static void pipeline_free(tq_vk_ctx *ctx, tq_vk_pipeline *p)
+{
+    const tq_vk_fns *f = &ctx->fns;
+    if (p->pipeline)
+        f->vkDestroyPipeline(ctx->device, p->pipeline, NULL);
+    if (p->layout)
+        f->vkDestroyPipelineLayout(ctx->device, p->layout, NULL);
+    if (p->dsl)
+        f->vkDestroyDescriptorSetLayout(ctx->device, p->dsl, NULL);
+    free(p);
+}
+
+tq_status tq_vk_pipeline_get(tq_vk_ctx *ctx, const tq_vk_pipeline_key *key, tq_vk_pipeline **out)
+{
+    for (tq_vk_pipeline *p = ctx->pipelines; p; p = p->next)
+        if (key_equal(&p->key, key)) {
+            *out = p;
+            return NULL;
+        }
+    const tq_vk_fns *f = &ctx->fns;
+    const tq_vk_spirv *spv = &tq_vk_spirv_table[key->kernel];
+    tq_vk_pipeline *p = calloc(1, sizeof(*p));
+    if (!p)
+        return ctx->host->status_new(TQ_CODE_OUT_OF_MEMORY, "vulkan: out of host memory");
+    p->key = *key;
+
+    VkDescriptorSetLayoutBinding binds[TQ_VK_MAX_BINDINGS];
+    for (uint32_t i = 0; i < key->n_bindings; i++)
+        binds[i] = (VkDescriptorSetLayoutBinding){ .binding = i,
+                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .descriptorCount = 1,
+                      .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT };
+    VkDescriptorSetLayoutCreateInfo dci = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                            .bindingCount = key->n_bindings, .pBindings = binds };
+    tq_status s = tq_vk_check(ctx, f->vkCreateDescriptorSetLayout(ctx->device, &dci, NULL, &p->dsl),
+                              "vkCreateDescriptorSetLayout");
+    VkPushConstantRange pcr = { .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0,
+                                .size = TQ_VK_PUSH_WORDS * 4 };
+    if (!s) {
+        VkPipelineLayoutCreateInfo lci = { .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
+                                           .setLayoutCount = 1, .pSetLayouts = &p->dsl,
+                                           .pushConstantRangeCount = 1, .pPushConstantRanges = &pcr };
+        s = tq_vk_check(ctx, f->vkCreatePipelineLayout(ctx->device, &lci, NULL, &p->layout),
+                        "vkCreatePipelineLayout");
+    }
+    VkShaderModule module = VK_NULL_HANDLE;
+    if (!s) {
+        VkShaderModuleCreateInfo mci = { .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                                         .codeSize = spv->size, .pCode = spv->code };
+        s = tq_vk_check(ctx, f->vkCreateShaderModule(ctx->device, &mci, NULL, &module),
+                        "vkCreateShaderModule");
+    }
+    if (!s) {
+        VkSpecializationMapEntry entries[TQ_VK_MAX_SPEC];
+        for (uint32_t i = 0; i < key->n_spec; i++)
+            entries[i] = (VkSpecializationMapEntry){ .constantID = i, .offset = 4 * i, .size = 4 };
+        VkSpecializationInfo si = { .mapEntryCount = key->n_spec, .pMapEntries = entries,
+                                    .dataSize = 4 * key->n_spec, .pData = key->spec };
+        VkPipelineShaderStageRequiredSubgroupSizeCreateInfo rss = {
+            .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_REQUIRED_SUBGROUP_SIZE_CREATE_INFO,
+            .requiredSubgroupSize = ctx->required_subgroup };
+        VkComputePipelineCreateInfo cci = {
+            .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
+            .stage = { .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
+                       .pNext = ctx->required_subgroup ? &rss : NULL,
+                       .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = module, .pName = "main",
+                       .pSpecializationInfo = &si },
+            .layout = p->layout };
+        VkResult r = f->vkCreateComputePipelines(ctx->device, ctx->pcache, 1, &cci, NULL,
+                                                 &p->pipeline);
+        if (r != VK_SUCCESS)
+            s = ctx->host->status_new(TQ_CODE_BACKEND,
+                                      "vulkan: building kernel '%s' failed on '%s': %s",
+                                      spv->name, ctx->dev->info.name, tq_vk_result_name(r));
+        f->vkDestroyShaderModule(ctx->device, module, NULL);
+    }
+    if (s) {
+        pipeline_free(ctx, p);
+        return s;
+    }
+    p->next = ctx->pipelines;
+    ctx->pipelines = p;
+    ctx->n_pipelines_created++;
+    ctx->cache_dirty = true;
+    *out = p;
+    return NULL;
+}
+
+void tq_vk_pipelines_destroy(tq_vk_ctx *ctx)
+{
+    tq_vk_pipeline *p = ctx->pipelines;
+    while (p) {
+        tq_vk_pipeline *next = p->next;
+        pipeline_free(ctx, p);
+        p = next;
+    }
+    ctx->pipelines = NULL;
+}

@@ -1,0 +1,379 @@
+/*
+ * vk_ops.c: turns each tq_op into pipelines + bindings + push constants + workgroup
+ * counts (what the sequence records), and answers supports().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_sequence.h"
+
+#define RB_MAX 16u
+#define TT_MAX 32u
+#define TT_MIN 4u
+#define MIN_SPLIT_POSITIONS 64u
+#define WAVES_PER_CU 4u
+#define DEFAULT_CUS 64u
+
+static uint64_t ref_bytes(const tq_tensor_ref *t)
+{
+    return tq_type_row_bytes(t->type, t->ne[0]) * (uint64_t)t->ne[1] * (uint64_t)t->ne[2] *
+           (uint64_t)t->ne[3];
+}
+
+static uint64_t ref_rows(const tq_tensor_ref *t)
+{
+    return (uint64_t)t->ne[1] * (uint64_t)t->ne[2] * (uint64_t)t->ne[3];
+}
+
+static uint32_t f2u(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* ---------------------------------------------------------------- attention plan */
+
+typedef struct attn_plan {
+    uint32_t d, n_head, n_q, n_seq, n_kv_head, n_ctx, n_kv, G, R;
+    uint32_t DK, DV, RB, TT, n_rb, n_splits, split_len;
+    uint64_t scratch_bytes;
+} attn_plan;
+
+static uint64_t attn_shared_bytes(uint32_t RB, uint32_t TT, uint32_t DK, uint32_t DV)
+{
+    uint32_t dmax = DK > DV ? DK : DV;
+    return 4ull * ((uint64_t)RB * DK + (uint64_t)TT * (dmax + 1) + (uint64_t)RB * TT + 3ull * RB + 32);
+}
+
+static tq_status attn_planner(tq_vk_ctx *ctx, const tq_op *op, attn_plan *p)
+{
+    const tq_host_api *host = ctx->host;
+    memset(p, 0, sizeof(*p));
+    p->d = (uint32_t)op->q.ne[0];
+    p->n_head = (uint32_t)op->q.ne[1];
+    p->n_q = (uint32_t)op->q.ne[2];
+    p->n_seq = (uint32_t)op->q.ne[3];
+    p->n_ctx = (uint32_t)op->k.ne[1];
+    p->n_kv_head = (uint32_t)op->k.ne[2];
+    p->n_kv = (uint32_t)op->n_kv;
+    if (p->n_kv_head == 0 || p->n_head % p->n_kv_head)
+        return host->status_new(TQ_CODE_INVALID_ARGUMENT, "vulkan: n_head %u is not a multiple of n_kv_head %u",
+                                p->n_head, p->n_kv_head);
+    p->G = p->n_head / p->n_kv_head;
+    p->R = p->G * p->n_q;
+    if (p->d % 8)
+        return host->status_new(TQ_CODE_UNSUPPORTED,
+                                "vulkan: attention needs a head size that is a multiple of 8 (got %u)",
+                                p->d);
+    p->DK = (uint32_t)tq_type_padded_elems(op->k.type, p->d);
+    p->DV = (uint32_t)tq_type_padded_elems(op->v.type, p->d);
+    if (p->DK == 0 || p->DV == 0 || p->DK > 1024 || p->DV > 1024)
+        return host->status_new(TQ_CODE_UNSUPPORTED,
+                                "vulkan: attention supports head sizes up to 1024 with d %% 32 == 0 "
+                                "for q8_0/q4_0 (got d=%u)", p->d);
+    uint32_t rb = 1;
+    while (rb < p->R && rb < RB_MAX)
+        rb *= 2;
+    uint32_t tt = TT_MAX;
+    uint64_t lim = ctx->dev->max_shared;
+    for (;;) {
+        uint32_t nacc = (rb * p->DV + 127) / 128;
+        uint32_t nqg = (rb * p->DK + 127) / 128;
+        bool regs_ok = nacc <= 64 && nqg <= 64;
+        if (regs_ok && attn_shared_bytes(rb, tt, p->DK, p->DV) <= lim)
+            break;
+        if (tt > TT_MIN && (tt > 8 || rb == 1))
+            tt /= 2;
+        else if (rb > 1)
+            rb /= 2;
+        else
+            return host->status_new(TQ_CODE_UNSUPPORTED,
+                                    "vulkan: device '%s' has %llu bytes of shared memory per "
+                                    "workgroup; attention with d=%u needs %llu",
+                                    ctx->dev->info.name, (unsigned long long)lim, p->d,
+                                    (unsigned long long)attn_shared_bytes(1, TT_MIN, p->DK, p->DV));
+    }
+    p->RB = rb;
+    p->TT = tt;
+    p->n_rb = (p->R + rb - 1) / rb;
+    uint64_t base = (uint64_t)p->n_seq * p->n_kv_head * p->n_rb;
+    uint32_t max_splits = (p->n_kv + MIN_SPLIT_POSITIONS - 1) / MIN_SPLIT_POSITIONS;
+    uint32_t splits;
+    if (ctx->forced_splits) {
+        splits = ctx->forced_splits;
+        uint32_t tiles = (p->n_kv + tt - 1) / tt;
+        if (splits > tiles)
+            splits = tiles;
+    } else {
+        uint32_t cus = ctx->dev->info.compute_units ? ctx->dev->info.compute_units : DEFAULT_CUS;
+        uint64_t target = (uint64_t)cus * WAVES_PER_CU;
+        splits = (uint32_t)((target + base - 1) / base);
+        if (splits > max_splits)
+            splits = max_splits;
+    }
+    if (splits < 1)
+        splits = 1;
+    uint32_t per = (p->n_kv + splits - 1) / splits;
+    p->split_len = (per + tt - 1) / tt * tt;
+    p->n_splits = (p->n_kv + p->split_len - 1) / p->split_len;
+    /* Sized from this dispatch (rows x splits), never from n_ctx. */
+    p->scratch_bytes = (uint64_t)p->n_seq * p->n_kv_head * p->R * p->n_splits * (p->DV + 2) * 4;
+    return NULL;
+}
+
+static void attn_variant(tq_vk_ctx *ctx, const tq_op *op, char *out, size_t cap)
+{
+    bool turbo = tq_type_is_turbo(op->k.type) || tq_type_is_turbo(op->v.type);
+    int n = snprintf(out, cap, "split-k");
+    if (turbo)
+        n += snprintf(out + n, cap - (size_t)n, "/%s", tq_vk_variant_name(ctx->variant));
+    if (ctx->mode != TQ_VK_MODE_FULL)
+        snprintf(out + n, cap - (size_t)n, "/mode=%s", tq_vk_mode_name(ctx->mode));
+}
+
+/* --------------------------------------------------------------------- supports */
+
+tq_status tq_vk_ops_supports(tq_vk_ctx *ctx, const tq_op *op)
+{
+    const tq_host_api *host = ctx->host;
+    switch (op->kind) {
+    case TQ_OP_WRITE:
+    case TQ_OP_READ:
+    case TQ_OP_ROTATE:
+        return NULL;
+    case TQ_OP_QUANTIZE:
+        if (op->src.type != TQ_TYPE_F32 && op->src.type != TQ_TYPE_F16)
+            return host->status_new(TQ_CODE_UNSUPPORTED, "vulkan: quantize reads F32 or F16, not %s",
+                                    tq_type_name(op->src.type));
+        if (tq_type_row_bytes(op->dst.type, op->dst.ne[0]) == 0)
+            return host->status_new(TQ_CODE_UNSUPPORTED, "vulkan: %s rows of %lld elements",
+                                    tq_type_name(op->dst.type), (long long)op->dst.ne[0]);
+        return NULL;
+    case TQ_OP_DEQUANTIZE:
+        return NULL;
+    case TQ_OP_ATTENTION: {
+        attn_plan p;
+        return attn_planner(ctx, op, &p);
+    }
+    default:
+        return host->status_new(TQ_CODE_UNSUPPORTED, "vulkan: unknown op kind %d", (int)op->kind);
+    }
+}
+
+/* --------------------------------------------------------------------- records */
+
+static tq_vk_binding bind_of(const tq_tensor_ref *t)
+{
+    return (tq_vk_binding){ .b = t->buf, .off = t->offset, .len = ref_bytes(t) };
+}
+
+static tq_status record_quantize(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *op)
+{
+    tq_vk_ctx *ctx = tq_vk_seq_ctx(seq);
+    uint64_t n_rows = (uint64_t)op->n_rows;
+    tq_vk_buffer *rows = NULL;
+    tq_status s = tq_vk_buffer_create(ctx, n_rows * 4, TQ_VK_MEM_UPLOAD, TQ_MEM_SCRATCH, true, &rows);
+    if (s)
+        return s;
+    s = tq_vk_rec_own(seq, rec, rows);
+    if (s)
+        return s;
+    uint32_t *rp = rows->mapped;
+    for (uint64_t i = 0; i < n_rows; i++)
+        rp[i] = (uint32_t)op->rows[i];
+    tq_vk_pipeline_key key = { .kernel = TQ_VK_KERNEL_QUANTIZE, .n_spec = 2,
+                               .spec = { (uint32_t)op->dst.type, op->src.type == TQ_TYPE_F16 },
+                               .n_bindings = 3 };
+    tq_vk_pipeline *pl;
+    s = tq_vk_pipeline_get(ctx, &key, &pl);
+    if (s)
+        return s;
+    tq_vk_binding b[3] = { bind_of(&op->src), bind_of(&op->dst),
+                           { .b = rows, .off = 0, .len = n_rows * 4 } };
+    uint32_t rel[3];
+    VkDescriptorSet ds;
+    s = tq_vk_rec_bind(seq, pl, b, 3, &ds, rel);
+    if (s)
+        return s;
+    uint32_t d = (uint32_t)op->src.ne[0];
+    uint32_t chunks = (d + 127) / 128;
+    uint32_t push[TQ_VK_PUSH_WORDS] = { 0 };
+    push[1] = chunks;
+    push[2] = d;
+    push[3] = rel[0];
+    push[4] = (uint32_t)tq_type_row_bytes(op->src.type, op->src.ne[0]);
+    push[5] = rel[1];
+    push[6] = (uint32_t)tq_type_row_bytes(op->dst.type, op->dst.ne[0]);
+    push[7] = (uint32_t)op->src.ne[1];   /* n_kv_head */
+    push[8] = (uint32_t)op->src.ne[2];   /* n_tokens */
+    push[9] = (uint32_t)op->dst.ne[1];   /* n_ctx */
+    push[10] = rel[2];
+    uint64_t src_rows = ref_rows(&op->src);
+    strcpy(rec->op, "quantize");
+    snprintf(rec->variant, sizeof(rec->variant), "wg128/%s", tq_type_name(op->dst.type));
+    rec->bytes_read = ref_bytes(&op->src);
+    rec->bytes_written = src_rows * tq_type_row_bytes(op->dst.type, op->dst.ne[0]);
+    return tq_vk_rec_dispatch(seq, rec, pl, ds, push, src_rows * chunks, false);
+}
+
+static tq_status record_dequantize(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *op)
+{
+    tq_vk_ctx *ctx = tq_vk_seq_ctx(seq);
+    bool inverse = (op->flags & TQ_DEQUANTIZE_INVERSE_ROTATION) && tq_type_is_turbo(op->src.type);
+    tq_vk_pipeline_key key = { .kernel = TQ_VK_KERNEL_DEQUANTIZE, .n_spec = 2,
+                               .spec = { (uint32_t)op->src.type, inverse }, .n_bindings = 2 };
+    tq_vk_pipeline *pl;
+    tq_status s = tq_vk_pipeline_get(ctx, &key, &pl);
+    if (s)
+        return s;
+    tq_vk_binding b[2] = { bind_of(&op->src), bind_of(&op->dst) };
+    uint32_t rel[2];
+    VkDescriptorSet ds;
+    s = tq_vk_rec_bind(seq, pl, b, 2, &ds, rel);
+    if (s)
+        return s;
+    uint32_t padded = (uint32_t)tq_type_padded_elems(op->src.type, op->src.ne[0]);
+    uint32_t chunks = (padded + 127) / 128;
+    uint32_t push[TQ_VK_PUSH_WORDS] = { 0 };
+    push[1] = chunks;
+    push[2] = (uint32_t)op->src.ne[0];
+    push[3] = rel[0];
+    push[4] = (uint32_t)tq_type_row_bytes(op->src.type, op->src.ne[0]);
+    push[5] = rel[1];
+    push[6] = (uint32_t)op->dst.ne[0];
+    strcpy(rec->op, "dequantize");
+    snprintf(rec->variant, sizeof(rec->variant), "wg128/%s%s", tq_type_name(op->src.type),
+             inverse ? "/inverse" : "");
+    rec->bytes_read = ref_bytes(&op->src);
+    rec->bytes_written = ref_bytes(&op->dst);
+    return tq_vk_rec_dispatch(seq, rec, pl, ds, push, ref_rows(&op->src) * chunks, false);
+}
+
+static tq_status record_rotate(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *op)
+{
+    tq_vk_ctx *ctx = tq_vk_seq_ctx(seq);
+    tq_vk_pipeline_key key = { .kernel = TQ_VK_KERNEL_ROTATE, .n_spec = 1,
+                               .spec = { op->inverse }, .n_bindings = 2 };
+    tq_vk_pipeline *pl;
+    tq_status s = tq_vk_pipeline_get(ctx, &key, &pl);
+    if (s)
+        return s;
+    tq_vk_binding b[2] = { bind_of(&op->src), bind_of(&op->dst) };
+    uint32_t rel[2];
+    VkDescriptorSet ds;
+    s = tq_vk_rec_bind(seq, pl, b, 2, &ds, rel);
+    if (s)
+        return s;
+    uint32_t push[TQ_VK_PUSH_WORDS] = { 0 };
+    push[1] = rel[0];
+    push[2] = rel[1];
+    strcpy(rec->op, "rotate");
+    strcpy(rec->variant, op->inverse ? "wg128/inverse" : "wg128/forward");
+    rec->bytes_read = ref_bytes(&op->src);
+    rec->bytes_written = ref_bytes(&op->dst);
+    uint64_t groups = ref_bytes(&op->src) / (128 * 4);
+    return tq_vk_rec_dispatch(seq, rec, pl, ds, push, groups, false);
+}
+
+static tq_status record_attention(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *op)
+{
+    tq_vk_ctx *ctx = tq_vk_seq_ctx(seq);
+    attn_plan p;
+    tq_status s = attn_planner(ctx, op, &p);
+    if (s)
+        return s;
+    tq_vk_buffer *scratch = NULL;
+    s = tq_vk_buffer_create(ctx, p.scratch_bytes, TQ_VK_MEM_DEVICE, TQ_MEM_SCRATCH, true, &scratch);
+    if (s)
+        return s;
+    s = tq_vk_rec_own(seq, rec, scratch);
+    if (s)
+        return s;
+    tq_vk_pipeline_key key = { .kernel = TQ_VK_KERNEL_ATTN, .n_spec = 8,
+                               .spec = { (uint32_t)op->k.type, (uint32_t)op->v.type, p.DK, p.DV,
+                                         p.RB, p.TT, (uint32_t)ctx->variant, (uint32_t)ctx->mode },
+                               .n_bindings = 4 };
+    tq_vk_pipeline *pl, *pr;
+    s = tq_vk_pipeline_get(ctx, &key, &pl);
+    if (s)
+        return s;
+    tq_vk_pipeline_key rkey = { .kernel = TQ_VK_KERNEL_ATTN_REDUCE, .n_spec = 2,
+                                .spec = { p.DV, tq_type_is_turbo(op->v.type) }, .n_bindings = 2 };
+    s = tq_vk_pipeline_get(ctx, &rkey, &pr);
+    if (s)
+        return s;
+    /* K and V: only the rows of the sequences/heads are bound (all n_ctx of them). */
+    tq_vk_binding b[4] = { bind_of(&op->q), bind_of(&op->k), bind_of(&op->v),
+                           { .b = scratch, .off = 0, .len = p.scratch_bytes } };
+    uint32_t rel[4];
+    VkDescriptorSet ds, rds;
+    s = tq_vk_rec_bind(seq, pl, b, 4, &ds, rel);
+    if (s)
+        return s;
+    uint32_t push[TQ_VK_PUSH_WORDS] = { 0 };
+    push[1] = p.n_kv;
+    push[2] = p.n_q;
+    push[3] = p.G;
+    push[4] = p.R;
+    push[5] = p.n_rb;
+    push[6] = p.n_splits;
+    push[7] = p.split_len;
+    push[8] = rel[0];
+    push[9] = rel[1];
+    push[10] = (uint32_t)tq_type_row_bytes(op->k.type, op->k.ne[0]);
+    push[11] = rel[2];
+    push[12] = (uint32_t)tq_type_row_bytes(op->v.type, op->v.ne[0]);
+    push[13] = p.n_ctx;
+    push[14] = p.n_kv_head;
+    push[15] = p.n_head;
+    push[16] = p.d;
+    push[17] = f2u(op->scale);
+    push[18] = f2u(op->softcap);
+    push[19] = op->causal;
+    push[20] = (uint32_t)op->q_pos0;
+    push[21] = rel[3];
+    uint64_t groups = (uint64_t)p.n_seq * p.n_kv_head * p.n_rb * p.n_splits;
+    s = tq_vk_rec_dispatch(seq, rec, pl, ds, push, groups, true);
+    if (s)
+        return s;
+    tq_vk_binding rb[2] = { { .b = scratch, .off = 0, .len = p.scratch_bytes }, bind_of(&op->out) };
+    s = tq_vk_rec_bind(seq, pr, rb, 2, &rds, rel);
+    if (s)
+        return s;
+    uint32_t rpush[TQ_VK_PUSH_WORDS] = { 0 };
+    rpush[1] = p.n_splits;
+    rpush[2] = p.R;
+    rpush[3] = p.G;
+    rpush[4] = p.n_q;
+    rpush[5] = p.n_head;
+    rpush[6] = p.n_kv_head;
+    rpush[7] = p.d;
+    rpush[8] = rel[0];
+    rpush[9] = rel[1];
+    strcpy(rec->op, "attention");
+    attn_variant(ctx, op, rec->variant, sizeof(rec->variant));
+    uint64_t kv_rows = (uint64_t)p.n_kv * p.n_kv_head * p.n_seq;
+    rec->bytes_read = kv_rows * (tq_type_row_bytes(op->k.type, op->k.ne[0]) +
+                                 tq_type_row_bytes(op->v.type, op->v.ne[0])) + ref_bytes(&op->q);
+    rec->bytes_written = ref_bytes(&op->out);
+    return tq_vk_rec_dispatch(seq, rec, pr, rds, rpush, (uint64_t)p.n_seq * p.n_kv_head * p.R, false);
+}
+
+tq_status tq_vk_ops_record(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *op)
+{
+    tq_vk_ctx *ctx = tq_vk_seq_ctx(seq);
+    tq_status s = tq_vk_ops_supports(ctx, op);
+    if (s)
+        return s;
+    switch (op->kind) {
+    case TQ_OP_QUANTIZE: return record_quantize(seq, rec, op);
+    case TQ_OP_DEQUANTIZE: return record_dequantize(seq, rec, op);
+    case TQ_OP_ROTATE: return record_rotate(seq, rec, op);
+    case TQ_OP_ATTENTION: return record_attention(seq, rec, op);
+    default:
+        return ctx->host->status_new(TQ_CODE_UNSUPPORTED, "vulkan: op kind %d is not a kernel op",
+                                     (int)op->kind);
+    }
+}

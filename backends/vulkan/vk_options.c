@@ -1,0 +1,119 @@
+/*
+ * vk_options.c: context options "key=value" separated by ',' or ';'.
+ *   variant=table|magsign|arith   turbo dequant strategy of attention (default: per device)
+ *   mode=full|nodequant|normsonly|readbytes|indices   profiling modes (wrong results by design)
+ *   subgroup=<n>                  force requiredSubgroupSize (tests; needs subgroupSizeControl)
+ *   splits=<n>                    force the number of context splits of decode attention
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk_internal.h"
+
+tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options);
+
+static const char *const variant_names[TQ_VK_VARIANT_COUNT] = { "table", "magsign", "arith" };
+static const char *const mode_names[TQ_VK_MODE_COUNT] = {
+    "full", "nodequant", "normsonly", "readbytes", "indices" };
+
+const char *tq_vk_variant_name(tq_vk_variant v)
+{
+    return (unsigned)v < TQ_VK_VARIANT_COUNT ? variant_names[v] : "invalid";
+}
+
+const char *tq_vk_mode_name(tq_vk_mode m)
+{
+    return (unsigned)m < TQ_VK_MODE_COUNT ? mode_names[m] : "invalid";
+}
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!s[0] || *end || v > 1u << 20)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* Default rule: the table lives in shared memory and costs one load per element; it is
+ * the safe choice everywhere until the H100 ladder says otherwise. */
+static tq_vk_variant default_variant(const tq_vk_device *d)
+{
+    (void)d;
+    return TQ_VK_VARIANT_TABLE;
+}
+
+tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
+{
+    const tq_host_api *host = ctx->host;
+    ctx->variant = default_variant(ctx->dev);
+    ctx->mode = TQ_VK_MODE_FULL;
+    if (!options || !options[0])
+        return NULL;
+    char buf[512];
+    if (strlen(options) >= sizeof(buf))
+        return host->status_new(TQ_CODE_INVALID_ARGUMENT, "vulkan: options string too long");
+    strcpy(buf, options);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",;", &save); tok; tok = strtok_r(NULL, ",;", &save)) {
+        while (*tok == ' ')
+            tok++;
+        if (!*tok)
+            continue;
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                    "vulkan: option '%s' is not key=value", tok);
+        *eq = '\0';
+        const char *key = tok, *val = eq + 1;
+        if (strcmp(key, "variant") == 0) {
+            int found = -1;
+            for (int i = 0; i < TQ_VK_VARIANT_COUNT; i++)
+                if (strcmp(val, variant_names[i]) == 0)
+                    found = i;
+            if (found < 0)
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: unknown variant '%s' (known: table, magsign, arith)",
+                                        val);
+            ctx->variant = (tq_vk_variant)found;
+        } else if (strcmp(key, "mode") == 0) {
+            int found = -1;
+            for (int i = 0; i < TQ_VK_MODE_COUNT; i++)
+                if (strcmp(val, mode_names[i]) == 0)
+                    found = i;
+            if (found < 0)
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: unknown mode '%s' (known: full, nodequant, "
+                                        "normsonly, readbytes, indices)", val);
+            ctx->mode = (tq_vk_mode)found;
+        } else if (strcmp(key, "subgroup") == 0) {
+            uint32_t n;
+            if (!parse_u32(val, &n) || n == 0 || (n & (n - 1)))
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: subgroup=%s is not a power of two", val);
+            const tq_vk_device *d = ctx->dev;
+            if (!d->has_sg_control)
+                return host->status_new(TQ_CODE_UNSUPPORTED,
+                                        "vulkan: device '%s' cannot force a subgroup size "
+                                        "(no subgroupSizeControl for compute)", d->info.name);
+            if (n < d->sg_min || n > d->sg_max)
+                return host->status_new(TQ_CODE_UNSUPPORTED,
+                                        "vulkan: device '%s' supports subgroup sizes %u..%u, not %u",
+                                        d->info.name, d->sg_min, d->sg_max, n);
+            ctx->required_subgroup = n;
+        } else if (strcmp(key, "splits") == 0) {
+            uint32_t n;
+            if (!parse_u32(val, &n) || n == 0 || n > 4096)
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: splits=%s must be in 1..4096", val);
+            ctx->forced_splits = n;
+        } else {
+            return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                    "vulkan: unknown option '%s' (known: variant, mode, subgroup, "
+                                    "splits)", key);
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,129 @@
+// tq_dec8.glsl: decode 8 consecutive elements (c0 % 8 == 0) of one K or V row into
+// shared memory, with the dequant variant and profiling mode of the pipeline.
+// Included once per operand with DEC_NAME, DEC_BUF, DEC_TYPE, DEC_CB (shared table).
+
+void DEC_NAME(uint rbase, uint c0, uint sidx)
+{
+    if (MODE == MODE_NODEQUANT) {
+        for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = 1.0;
+        return;
+    }
+    if (DEC_TYPE == TQ_TYPE_ID_F32) {
+        uint w0 = (rbase >> 2) + c0;
+        for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = uintBitsToFloat(DEC_BUF[w0 + i]);
+        return;
+    }
+    if (DEC_TYPE == TQ_TYPE_ID_F16) {
+        uint b = rbase + 2u * c0;
+        if ((b & 3u) == 0u) {
+            uint w0 = b >> 2;
+            for (uint i = 0u; i < 4u; i++) {
+                vec2 f = unpackHalf2x16(DEC_BUF[w0 + i]);
+                sh_kv[sidx + 2u * i] = f.x;
+                sh_kv[sidx + 2u * i + 1u] = f.y;
+            }
+        } else {
+            for (uint i = 0u; i < 8u; i++)
+                sh_kv[sidx + i] = unpackHalf2x16(TQ_RD16(DEC_BUF, b + 2u * i)).x;
+        }
+        return;
+    }
+    if (DEC_TYPE == TQ_TYPE_ID_Q8_0 || DEC_TYPE == TQ_TYPE_ID_Q4_0) {
+        uint bb = DEC_TYPE == TQ_TYPE_ID_Q8_0 ? uint(TQ_Q8_0_BLOCK_BYTES) : uint(TQ_Q4_0_BLOCK_BYTES);
+        uint b0 = rbase + (c0 >> 5) * bb;
+        uint j0 = c0 & 31u;
+        float dsc = unpackHalf2x16(TQ_RD16(DEC_BUF, b0)).x;
+        if (MODE == MODE_NORMSONLY) {
+            for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = dsc;
+            return;
+        }
+        uint lo, hi;
+        if (DEC_TYPE == TQ_TYPE_ID_Q8_0) {
+            uint qb = b0 + 2u + j0;
+            lo = TQ_RD16(DEC_BUF, qb) | (TQ_RD16(DEC_BUF, qb + 2u) << 16);
+            hi = TQ_RD16(DEC_BUF, qb + 4u) | (TQ_RD16(DEC_BUF, qb + 6u) << 16);
+            if (MODE == MODE_READBYTES) {
+                for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = dsc * float((lo ^ hi) & 1u);
+                return;
+            }
+            for (uint i = 0u; i < 8u; i++) {
+                uint wv = i < 4u ? lo : hi;
+                int q = int(wv << (24u - 8u * (i & 3u))) >> 24;
+                sh_kv[sidx + i] = (MODE == MODE_INDICES) ? float(q) : dsc * float(q);
+            }
+        } else {
+            uint qb = b0 + 2u + (j0 & 15u);
+            lo = TQ_RD16(DEC_BUF, qb) | (TQ_RD16(DEC_BUF, qb + 2u) << 16);
+            hi = TQ_RD16(DEC_BUF, qb + 4u) | (TQ_RD16(DEC_BUF, qb + 6u) << 16);
+            if (MODE == MODE_READBYTES) {
+                for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = dsc * float((lo ^ hi) & 1u);
+                return;
+            }
+            uint sh = j0 < 16u ? 0u : 4u;
+            for (uint i = 0u; i < 8u; i++) {
+                uint wv = i < 4u ? lo : hi;
+                int q = int((wv >> (8u * (i & 3u) + sh)) & 15u) - 8;
+                sh_kv[sidx + i] = (MODE == MODE_INDICES) ? float(q) : dsc * float(q);
+            }
+        }
+        return;
+    }
+    // turbo
+    uint b0 = rbase + (c0 >> 7) * tq_block_bytes(DEC_TYPE);
+    uint j0 = c0 & 127u;
+    float nrm = (MODE == MODE_INDICES) ? 1.0 : unpackHalf2x16(TQ_RD16(DEC_BUF, b0)).x;
+    if (MODE == MODE_NORMSONLY) {
+        for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm;
+        return;
+    }
+    uint idxw;   // 8 indices, 4 bits apart
+    uint raw;
+    if (DEC_TYPE == TQ_TYPE_ID_TURBO4) {
+        uint qb = b0 + 2u + (j0 >> 1);
+        raw = TQ_RD16(DEC_BUF, qb) | (TQ_RD16(DEC_BUF, qb + 2u) << 16);
+        idxw = raw;
+    } else {
+        raw = TQ_RD16(DEC_BUF, b0 + 2u + (j0 >> 2));
+        uint sg = 0u;
+        if (DEC_TYPE == TQ_TYPE_ID_TURBO3)
+            sg = TQ_RD8(DEC_BUF, b0 + uint(TQ_TURBO3_SIGNS_OFFSET) + (j0 >> 3));
+        if (MODE == MODE_READBYTES)
+            raw ^= sg;
+        idxw = 0u;
+        for (uint i = 0u; i < 8u; i++)
+            idxw |= (((raw >> (2u * i)) & 3u) | (((sg >> i) & 1u) << 2)) << (4u * i);
+    }
+    if (MODE == MODE_READBYTES) {
+        for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm * float((raw >> i) & 1u);
+        return;
+    }
+    const uint bits = DEC_TYPE == TQ_TYPE_ID_TURBO2 ? 2u : DEC_TYPE == TQ_TYPE_ID_TURBO3 ? 3u : 4u;
+    const uint half_ = 1u << (bits - 1u);
+    for (uint i = 0u; i < 8u; i++) {
+        uint idx = (idxw >> (4u * i)) & 15u;
+        float c;
+        if (VARIANT == VARIANT_TABLE) {
+            c = DEC_CB[idx];
+        } else {
+            bool neg = idx < half_;
+            uint m = neg ? half_ - 1u - idx : idx - half_;
+            float mag;
+            if (VARIANT == VARIANT_MAGSIGN) {
+                mag = DEC_CB[half_ + m];
+            } else if (bits == 2u) {
+                mag = m != 0u ? TQ_CB2[3] : TQ_CB2[2];
+            } else if (bits == 3u) {
+                mag = (m & 2u) != 0u ? ((m & 1u) != 0u ? TQ_CB3[7] : TQ_CB3[6])
+                                     : ((m & 1u) != 0u ? TQ_CB3[5] : TQ_CB3[4]);
+            } else {
+                float a = (m & 2u) != 0u ? ((m & 1u) != 0u ? TQ_CB4[11] : TQ_CB4[10])
+                                         : ((m & 1u) != 0u ? TQ_CB4[9] : TQ_CB4[8]);
+                float b = (m & 2u) != 0u ? ((m & 1u) != 0u ? TQ_CB4[15] : TQ_CB4[14])
+                                         : ((m & 1u) != 0u ? TQ_CB4[13] : TQ_CB4[12]);
+                mag = (m & 4u) != 0u ? b : a;
+            }
+            c = neg ? -mag : mag;
+        }
+        sh_kv[sidx + i] = c * nrm;
+    }
+}
