@@ -1,0 +1,375 @@
+/*
+ * attention.cl: flash-decoding style attention over a KV cache of any K and V types.
+ *
+ * tq_attention: one work-group per (split of the context, kv head x query tile, sequence).
+ * The query tile holds up to TQ_CL_QT queries that read the same kv head (the query heads
+ * of a GQA group times the query tokens), so every K/V element is loaded and decoded once
+ * for all of them. Per tile of lsz positions:
+ *   scores: work-item t owns key position t0 + t and computes its score for every query
+ *           (q from local memory, broadcast reads);
+ *   softmax: running max / rescale per query (online softmax), probabilities in local;
+ *   values: work-item t owns output dimensions t, t + lsz, ... and accumulates p * v for
+ *           every query (coalesced reads of one V row by the work-group).
+ * Each work-group writes an unnormalised partial (o[dv], m, l) to scratch; tq_attention_reduce
+ * merges the splits of one (head, token, sequence), normalises, applies the inverse
+ * rotation once for a turbo V and writes the first d outputs.
+ *
+ * Turbo K: q is rotated once per work-group (zero-padded to 128-groups) and dotted with the
+ * rotated-domain keys. Turbo V: accumulation stays in the rotated domain.
+ */
+
+typedef struct tq_attn_args {
+    uint d;           /* head size */
+    uint dk;          /* K row elements as stored (padded for turbo) */
+    uint dv;          /* V row elements as stored (padded for turbo) */
+    uint n_head, n_q, n_kv_head, n_ctx, n_kv;
+    uint group;       /* n_head / n_kv_head */
+    uint n_qtile;     /* query tiles per kv head */
+    uint chunk;       /* positions per split */
+    uint n_split;
+    uint causal;
+    uint q_pos0;
+    uint type_k, type_v;
+    uint k_row_bytes, v_row_bytes;
+    float scale, softcap;
+} tq_attn_args;
+
+/* K dot products of one key row against the tile's queries (acc[q] += <k, q_q>). */
+#define TQ_QLOOP(stmt) \
+    _Pragma("unroll") for (uint q = 0; q < TQ_CL_QT; q++) { if (q < nqt) { stmt; } }
+
+inline void tq_attn_scores(const tq_attn_args a, __global const uchar *kr, __local const float *lq,
+                           __local const float *lcbk, uint nqt, float *acc)
+{
+    const uint dk = a.dk;
+    switch (a.type_k) {
+    case TQ_TYPE_ID_F32:
+        for (uint e = 0; e < dk; e++) {
+            float kv = ((__global const float *)kr)[e];
+            TQ_QLOOP(acc[q] = fma(kv, lq[q * dk + e], acc[q]));
+        }
+        break;
+    case TQ_TYPE_ID_F16:
+        for (uint e = 0; e < dk; e++) {
+            float kv = vload_half(e, (__global const half *)kr);
+            TQ_QLOOP(acc[q] = fma(kv, lq[q * dk + e], acc[q]));
+        }
+        break;
+    case TQ_TYPE_ID_Q8_0:
+        for (uint b = 0; b < dk / TQ_QK8_0; b++) {
+            __global const uchar *blk = kr + b * TQ_Q8_0_BLOCK_BYTES;
+            float t[TQ_CL_QT];
+            TQ_QLOOP(t[q] = 0.0f);
+            for (uint j = 0; j < TQ_QK8_0; j++) {
+                float kv = (float)(char)blk[2u + j];
+                uint e = b * TQ_QK8_0 + j;
+                TQ_QLOOP(t[q] = fma(kv, lq[q * dk + e], t[q]));
+            }
+            float s = tq_h2f(blk);
+            TQ_QLOOP(acc[q] = fma(s, t[q], acc[q]));
+        }
+        break;
+    case TQ_TYPE_ID_Q4_0:
+        for (uint b = 0; b < dk / TQ_QK4_0; b++) {
+            __global const uchar *blk = kr + b * TQ_Q4_0_BLOCK_BYTES;
+            float t[TQ_CL_QT];
+            TQ_QLOOP(t[q] = 0.0f);
+            for (uint j = 0; j < TQ_QK4_0 / 2; j++) {
+                uint byte = blk[2u + j];
+                float lo = (float)((int)(byte & 15u) - 8), hi = (float)((int)(byte >> 4) - 8);
+                uint e = b * TQ_QK4_0 + j;
+                TQ_QLOOP(t[q] = fma(lo, lq[q * dk + e], fma(hi, lq[q * dk + e + TQ_QK4_0 / 2], t[q])));
+            }
+            float s = tq_h2f(blk);
+            TQ_QLOOP(acc[q] = fma(s, t[q], acc[q]));
+        }
+        break;
+    case TQ_TYPE_ID_TURBO2:
+        for (uint g = 0; g < dk / TQ_TURBO_GROUP; g++) {
+            __global const uchar *blk = kr + g * TQ_TURBO2_BLOCK_BYTES;
+            float t[TQ_CL_QT];
+            TQ_QLOOP(t[q] = 0.0f);
+            for (uint j = 0; j < TQ_TURBO_GROUP / 4; j++) {
+                uint byte = blk[TQ_TURBO_QS_OFFSET + j];
+                uint e = g * TQ_TURBO_GROUP + 4u * j;
+                for (uint k = 0; k < 4u; k++) {
+                    float kv = lcbk[(byte >> (2u * k)) & 3u];
+                    TQ_QLOOP(t[q] = fma(kv, lq[q * dk + e + k], t[q]));
+                }
+            }
+            float s = tq_h2f(blk);
+            TQ_QLOOP(acc[q] = fma(s, t[q], acc[q]));
+        }
+        break;
+    case TQ_TYPE_ID_TURBO3:
+        for (uint g = 0; g < dk / TQ_TURBO_GROUP; g++) {
+            __global const uchar *blk = kr + g * TQ_TURBO3_BLOCK_BYTES;
+            float t[TQ_CL_QT];
+            TQ_QLOOP(t[q] = 0.0f);
+            for (uint j = 0; j < TQ_TURBO_GROUP / 8; j++) {
+                /* 8 elements: two low-bit bytes and one high-bit byte, byte loads only
+                 * (blocks are 2-byte aligned). */
+                uint lo = blk[TQ_TURBO_QS_OFFSET + 2u * j] | ((uint)blk[TQ_TURBO_QS_OFFSET + 2u * j + 1u] << 8);
+                uint hi = blk[TQ_TURBO3_SIGNS_OFFSET + j];
+                uint e = g * TQ_TURBO_GROUP + 8u * j;
+                for (uint k = 0; k < 8u; k++) {
+                    float kv = lcbk[((lo >> (2u * k)) & 3u) | (((hi >> k) & 1u) << 2)];
+                    TQ_QLOOP(t[q] = fma(kv, lq[q * dk + e + k], t[q]));
+                }
+            }
+            float s = tq_h2f(blk);
+            TQ_QLOOP(acc[q] = fma(s, t[q], acc[q]));
+        }
+        break;
+    default: /* turbo4 */
+        for (uint g = 0; g < dk / TQ_TURBO_GROUP; g++) {
+            __global const uchar *blk = kr + g * TQ_TURBO4_BLOCK_BYTES;
+            float t[TQ_CL_QT];
+            TQ_QLOOP(t[q] = 0.0f);
+            for (uint j = 0; j < TQ_TURBO_GROUP / 2; j++) {
+                uint byte = blk[TQ_TURBO_QS_OFFSET + j];
+                uint e = g * TQ_TURBO_GROUP + 2u * j;
+                float k0 = lcbk[byte & 15u], k1 = lcbk[byte >> 4];
+                TQ_QLOOP(t[q] = fma(k0, lq[q * dk + e], fma(k1, lq[q * dk + e + 1u], t[q])));
+            }
+            float s = tq_h2f(blk);
+            TQ_QLOOP(acc[q] = fma(s, t[q], acc[q]));
+        }
+        break;
+    }
+}
+
+/* Element e of V rows j = 0..tn-1 (row stride vrb) accumulated into acc[q] with weights
+ * lp[q * lsz + j]. The per-element decode is hoisted out of the position loop. */
+#define TQ_VLOOP(VALUE) \
+    for (uint j = 0; j < tn; j++) { \
+        __global const uchar *row = vb + (ulong)j * vrb; \
+        float v = (VALUE); \
+        TQ_QLOOP(acc[q] = fma(lp[q * lsz + j], v, acc[q])); \
+    }
+
+inline void tq_attn_values(const tq_attn_args a, __global const uchar *vb, uint e, uint tn,
+                           uint lsz, __local const float *lp, __local const float *lcbv,
+                           uint nqt, float *acc)
+{
+    const ulong vrb = a.v_row_bytes;
+    switch (a.type_v) {
+    case TQ_TYPE_ID_F32:
+        TQ_VLOOP(((__global const float *)row)[e]);
+        break;
+    case TQ_TYPE_ID_F16:
+        TQ_VLOOP(vload_half(e, (__global const half *)row));
+        break;
+    case TQ_TYPE_ID_Q8_0: {
+        uint off = (e / TQ_QK8_0) * TQ_Q8_0_BLOCK_BYTES;
+        uint qo = off + 2u + e % TQ_QK8_0;
+        TQ_VLOOP((float)(char)row[qo] * tq_h2f(row + off));
+        break;
+    }
+    case TQ_TYPE_ID_Q4_0: {
+        uint off = (e / TQ_QK4_0) * TQ_Q4_0_BLOCK_BYTES;
+        uint j0 = e % TQ_QK4_0;
+        uint qo = off + 2u + (j0 % (TQ_QK4_0 / 2));
+        uint sh = j0 < TQ_QK4_0 / 2 ? 0u : 4u;
+        TQ_VLOOP((float)((int)((row[qo] >> sh) & 15u) - 8) * tq_h2f(row + off));
+        break;
+    }
+    case TQ_TYPE_ID_TURBO2: {
+        uint off = (e / TQ_TURBO_GROUP) * TQ_TURBO2_BLOCK_BYTES;
+        uint j0 = e % TQ_TURBO_GROUP;
+        uint qo = off + TQ_TURBO_QS_OFFSET + j0 / 4u, sh = 2u * (j0 % 4u);
+        TQ_VLOOP(lcbv[(row[qo] >> sh) & 3u] * tq_h2f(row + off));
+        break;
+    }
+    case TQ_TYPE_ID_TURBO3: {
+        uint off = (e / TQ_TURBO_GROUP) * TQ_TURBO3_BLOCK_BYTES;
+        uint j0 = e % TQ_TURBO_GROUP;
+        uint qo = off + TQ_TURBO_QS_OFFSET + j0 / 4u, sh = 2u * (j0 % 4u);
+        uint so = off + TQ_TURBO3_SIGNS_OFFSET + j0 / 8u, sb = j0 % 8u;
+        TQ_VLOOP(lcbv[((row[qo] >> sh) & 3u) | (((row[so] >> sb) & 1u) << 2)] * tq_h2f(row + off));
+        break;
+    }
+    default: { /* turbo4 */
+        uint off = (e / TQ_TURBO_GROUP) * TQ_TURBO4_BLOCK_BYTES;
+        uint j0 = e % TQ_TURBO_GROUP;
+        uint qo = off + TQ_TURBO_QS_OFFSET + j0 / 2u, sh = 4u * (j0 % 2u);
+        TQ_VLOOP(lcbv[(row[qo] >> sh) & 15u] * tq_h2f(row + off));
+        break;
+    }
+    }
+}
+
+inline void tq_load_codebook(__local float *cb, uint type, uint lid, uint lsz)
+{
+    if (!tq_is_turbo((int)type))
+        return;
+    uint bits = tq_turbo_bits((int)type);
+    for (uint i = lid; i < (1u << bits); i += lsz)
+        cb[i] = tq_centroid(bits, i);
+}
+
+/* global = (n_split * lsz, n_kv_head * n_qtile, n_seq), local = (lsz, 1, 1).
+ * Local: lq[QT * dk], lp[QT * lsz], lo[QT * dv], lstate[3 * QT] (m, alpha, l).
+ * part: per (seq, token, head, split) dv + 2 floats: o[dv], m, l. */
+__kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
+                           __global const uchar *kbuf, ulong k_off,
+                           __global const uchar *vbuf, ulong v_off,
+                           __global float *part, const tq_attn_args a,
+                           __local float *lq, __local float *lp, __local float *lo,
+                           __local float *lstate)
+{
+    __local float lcbk[16], lcbv[16];
+    const uint lid = get_local_id(0), lsz = get_local_size(0);
+    const uint split = get_group_id(0);
+    const uint kvh = get_group_id(1) / a.n_qtile, tile = get_group_id(1) % a.n_qtile;
+    const uint s = get_group_id(2);
+    const uint dk = a.dk, dv = a.dv;
+    const uint q_first = tile * TQ_CL_QT;                 /* query id = token * group + head in group */
+    const uint nqt = min((uint)TQ_CL_QT, a.group * a.n_q - q_first);
+    __local float *lm = lstate, *lalpha = lstate + TQ_CL_QT, *ll = lstate + 2 * TQ_CL_QT;
+
+    /* Queries of the tile into local memory (zero padding beyond d), rotated for turbo K. */
+    for (uint i = lid; i < TQ_CL_QT * dk; i += lsz) {
+        uint q = i / dk, e = i % dk;
+        float v = 0.0f;
+        if (q < nqt && e < a.d) {
+            uint qid = q_first + q;
+            uint tok = qid / a.group, h = kvh * a.group + qid % a.group;
+            ulong row = (ulong)h + (ulong)a.n_head * ((ulong)tok + (ulong)a.n_q * s);
+            v = ((__global const float *)(qbuf + q_off))[row * a.d + e];
+        }
+        lq[i] = v;
+    }
+    tq_load_codebook(lcbk, a.type_k, lid, lsz);
+    tq_load_codebook(lcbv, a.type_v, lid, lsz);
+    for (uint i = lid; i < TQ_CL_QT * dv; i += lsz)
+        lo[i] = 0.0f;
+    if (lid < TQ_CL_QT) {
+        lm[lid] = -INFINITY;
+        ll[lid] = 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (tq_is_turbo((int)a.type_k)) {
+        tq_rotate_local(lq, TQ_CL_QT * dk / TQ_TURBO_GROUP, 0, lid, lsz);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    /* This split's positions, cut short where no query of the tile can see further. */
+    uint c0 = split * a.chunk;
+    uint c1 = min(a.n_kv, c0 + a.chunk);
+    if (a.causal) {
+        uint last_tok = (q_first + nqt - 1u) / a.group;
+        c1 = min(c1, a.q_pos0 + last_tok + 1u);
+    }
+    const ulong kv_row0 = ((ulong)s * a.n_kv_head + kvh) * a.n_ctx;
+    __global const uchar *kbase = kbuf + k_off + kv_row0 * a.k_row_bytes;
+    __global const uchar *vbase = vbuf + v_off + kv_row0 * a.v_row_bytes;
+
+    for (uint t0 = c0; t0 < c1; t0 += lsz) {
+        const uint tn = min(lsz, c1 - t0);
+        /* scores */
+        if (lid < tn) {
+            uint j = t0 + lid;
+            float acc[TQ_CL_QT];
+            TQ_QLOOP(acc[q] = 0.0f);
+            tq_attn_scores(a, kbase + (ulong)j * a.k_row_bytes, lq, lcbk, nqt, acc);
+            TQ_QLOOP(
+                float sc = acc[q] * a.scale;
+                if (a.softcap > 0.0f)
+                    sc = a.softcap * tanh(sc / a.softcap);
+                if (a.causal && j > a.q_pos0 + (q_first + q) / a.group)
+                    sc = -INFINITY;
+                lp[q * lsz + lid] = sc);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* running max and rescale factor per query */
+        if (lid < nqt) {
+            float mx = -INFINITY;
+            for (uint j = 0; j < tn; j++)
+                mx = fmax(mx, lp[lid * lsz + j]);
+            float m_old = lm[lid];
+            float m_new = fmax(m_old, mx);
+            lalpha[lid] = m_new == -INFINITY ? 1.0f : exp(m_old - m_new);
+            lm[lid] = m_new;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* probabilities */
+        if (lid < tn) {
+            TQ_QLOOP(
+                float sc = lp[q * lsz + lid];
+                lp[q * lsz + lid] = sc == -INFINITY ? 0.0f : exp(sc - lm[q]));
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* values */
+        __global const uchar *vb = vbase + (ulong)t0 * a.v_row_bytes;
+        for (uint e = lid; e < dv; e += lsz) {
+            float acc[TQ_CL_QT];
+            TQ_QLOOP(acc[q] = lo[q * dv + e] * lalpha[q]);
+            tq_attn_values(a, vb, e, tn, lsz, lp, lcbv, nqt, acc);
+            TQ_QLOOP(lo[q * dv + e] = acc[q]);
+        }
+        if (lid == 0) {
+            TQ_QLOOP(
+                float sum = 0.0f;
+                for (uint j = 0; j < tn; j++)
+                    sum += lp[q * lsz + j];
+                ll[q] = ll[q] * lalpha[q] + sum);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    /* partial results of this split */
+    for (uint q = 0; q < nqt; q++) {
+        uint qid = q_first + q;
+        uint tok = qid / a.group, h = kvh * a.group + qid % a.group;
+        ulong p = (((ulong)s * a.n_q + tok) * a.n_head + h) * a.n_split + split;
+        __global float *dstp = part + p * (dv + 2u);
+        for (uint e = lid; e < dv; e += lsz)
+            dstp[e] = lo[q * dv + e];
+        if (lid == 0) {
+            dstp[dv] = lm[q];
+            dstp[dv + 1u] = ll[q];
+        }
+    }
+}
+
+/* Merges the splits of one (head, token, sequence): global = (n_head * lsz, n_q, n_seq).
+ * Local x[dv] (used for the inverse rotation of a turbo V). */
+__kernel void tq_attention_reduce(__global const float *part, __global uchar *obuf, ulong o_off,
+                                  const tq_attn_args a, __local float *x)
+{
+    const uint lid = get_local_id(0), lsz = get_local_size(0);
+    const uint h = get_group_id(0), tok = get_group_id(1), s = get_group_id(2);
+    const uint dv = a.dv;
+    const ulong p0 = (((ulong)s * a.n_q + tok) * a.n_head + h) * a.n_split;
+    __global const float *pp = part + p0 * (dv + 2u);
+
+    float mx = -INFINITY;
+    for (uint i = 0; i < a.n_split; i++)
+        mx = fmax(mx, pp[i * (dv + 2u) + dv]);
+    float l = 0.0f;
+    for (uint i = 0; i < a.n_split; i++) {
+        float m = pp[i * (dv + 2u) + dv];
+        if (m != -INFINITY)
+            l += pp[i * (dv + 2u) + dv + 1u] * exp(m - mx);
+    }
+    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+    for (uint e = lid; e < dv; e += lsz) {
+        float o = 0.0f;
+        for (uint i = 0; i < a.n_split; i++) {
+            float m = pp[i * (dv + 2u) + dv];
+            if (m != -INFINITY)
+                o = fma(pp[i * (dv + 2u) + e], exp(m - mx), o);
+        }
+        x[e] = o * inv_l;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (tq_is_turbo((int)a.type_v)) {
+        tq_rotate_local(x, dv / TQ_TURBO_GROUP, 1, lid, lsz);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    ulong row = (ulong)h + (ulong)a.n_head * ((ulong)tok + (ulong)a.n_q * s);
+    __global float *out = (__global float *)(obuf + o_off) + row * a.d;
+    for (uint e = lid; e < a.d; e += lsz)
+        out[e] = x[e];
+}
