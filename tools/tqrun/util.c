@@ -190,7 +190,7 @@ void tr_table_free(tr_table *t)
 /* ------------------------------------------------------------ progress */
 
 static int progress_active;
-static uint64_t progress_last_ns;
+static uint64_t progress_last_ns, progress_start_ns;
 
 void tr_progress(const char *fmt, ...)
 {
@@ -198,6 +198,11 @@ void tr_progress(const char *fmt, ...)
     uint64_t now = tr_now_ns();
     /* Plain lines (logs, CI) at most every 2 s; a tty redraws at most 10 times a second. */
     uint64_t gap = tty ? 100000000ull : 2000000000ull;
+    if (!progress_start_ns)
+        progress_start_ns = now;
+    /* Short phases print nothing in logs; long ones a line every 2 s. */
+    if (!tty && now - progress_start_ns < gap)
+        return;
     if (progress_last_ns && now - progress_last_ns < gap)
         return;
     progress_last_ns = now;
@@ -223,4 +228,5 @@ void tr_progress_done(void)
     }
     progress_active = 0;
     progress_last_ns = 0;
+    progress_start_ns = 0;
 }
