@@ -89,18 +89,28 @@ int tr_cmd_check(int argc, char **argv)
     cJSON *doc = c.json_path ? tr_json_doc_new("check") : NULL;
     int rc = TR_EXIT_OK;
     tr_check_summary *sum = calloc((size_t)n, sizeof *sum);
-    for (int i = 0; i < n && sum; i++) {
+    bool *ran = calloc((size_t)n, sizeof *ran);
+    for (int i = 0; i < n && sum && ran; i++) {
         if (!tr_check_target(&targets[i], c.options, &ref, &o, table, doc, &sum[i])) {
             rc = TR_EXIT_ENV;
             continue;
         }
+        ran[i] = true;
         if (sum[i].failed)
             rc = rc == TR_EXIT_OK ? TR_EXIT_FAIL : rc;
     }
-    tr_table_print(table, stdout);
-    printf("\n");
-    for (int i = 0; i < n && sum; i++)
-        printf("%s (%s): %d checks, %d passed, %d failed, %d unsupported%s\n",
+    if (tr_table_rows(table)) {
+        tr_table_print(table, stdout);
+        printf("\n");
+    } else if (o.failures_only) {
+        printf("no failures\n\n");
+    }
+    for (int i = 0; i < n && sum && ran; i++)
+        if (!ran[i])
+            printf("%s (%s): could not run (see the error above)\n",
+                   tq_backend_name(targets[i].backend), targets[i].info.name);
+        else
+            printf("%s (%s): %d checks, %d passed, %d failed, %d unsupported%s\n",
                tq_backend_name(targets[i].backend), targets[i].info.name, sum[i].total,
                sum[i].passed, sum[i].failed, sum[i].skipped,
                sum[i].failed ? "  <-- FAILED" : "");
@@ -109,6 +119,7 @@ int tr_cmd_check(int argc, char **argv)
     cJSON_Delete(doc);
     tr_table_free(table);
     free(sum);
+    free(ran);
     free(targets);
     tq_runtime_destroy(rt);
     return rc;

@@ -38,6 +38,8 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
+    /* Line-buffered even into a pipe, so tables and stderr messages interleave in order. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
         fputs(usage, stdout);
