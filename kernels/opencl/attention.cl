@@ -295,9 +295,12 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
         barrier(CLK_LOCAL_MEM_FENCE);
         /* probabilities */
         if (lid < tn) {
-            TQ_QLOOP(
+            /* A plain loop here: PoCL 3.1 (LLVM 15) lost these in-place local stores when
+             * this loop was written as the fully unrolled, guarded TQ_QLOOP. */
+            for (uint q = 0; q < nqt; q++) {
                 float sc = lp[q * lsz + lid];
-                lp[q * lsz + lid] = sc == -INFINITY ? 0.0f : exp(sc - lm[q]));
+                lp[q * lsz + lid] = sc == -INFINITY ? 0.0f : exp(sc - lm[q]);
+            }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         /* values */
@@ -309,11 +312,12 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
             TQ_QLOOP(lo[q * dv + e] = acc[q]);
         }
         if (lid == 0) {
-            TQ_QLOOP(
+            for (uint q = 0; q < nqt; q++) {
                 float sum = 0.0f;
                 for (uint j = 0; j < tn; j++)
                     sum += lp[q * lsz + j];
-                ll[q] = ll[q] * lalpha[q] + sum);
+                ll[q] = ll[q] * lalpha[q] + sum;
+            }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }

@@ -123,6 +123,14 @@ void hx_open(hx *h, const char *options)
     ok(h->ops->context_create(h->state, h->device, options, h, &h->ctx), "context_create");
 }
 
+void hx_reopen_context(hx *h, const char *options)
+{
+    if (h->ctx)
+        h->ops->context_destroy(h->ctx);
+    h->ctx = NULL;
+    ok(h->ops->context_create(h->state, h->device, options, h, &h->ctx), "context_create");
+}
+
 void hx_close(hx *h)
 {
     if (h->ctx)

@@ -33,6 +33,8 @@ tq_status hx_init_state(hx *h);
  * + a context with options. Fails the test on error. */
 void hx_open(hx *h, const char *options);
 void hx_close(hx *h);
+/* Replaces the context by one made with options (same device). */
+void hx_reopen_context(hx *h, const char *options);
 /* The device index to use (first usable device), or UINT32_MAX. */
 uint32_t hx_pick_device(hx *h);
 

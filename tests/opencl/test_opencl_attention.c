@@ -1,0 +1,287 @@
+/*
+ * test_opencl_attention.c: attention on the OpenCL device against tq_ref_attention (double
+ * precision) over the SAME quantized cache: NMSE <= 1e-6 and no NaN/Inf, for every K/V
+ * type pair, GQA 1/4/8, d 64/128/256, decode with 1..8 query tokens, causal prefill,
+ * softcap, two sequences, and the split-context path; decode scratch sized from the
+ * dispatch, not from the context the cache was reserved for.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ocl_harness.h"
+
+static hx H;
+
+static int setup(void **state)
+{
+    (void)state;
+    hx_open(&H, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    hx_close(&H);
+    return 0;
+}
+
+typedef struct shape {
+    tq_type tk, tv;
+    int64_t d, n_head, n_kv_head, n_q, n_seq, n_ctx, n_kv;
+    float scale, softcap;
+    bool causal;
+    int64_t q_pos0;
+} shape;
+
+/* Runs one attention and returns its NMSE against the reference; fails on NaN/Inf. */
+static double run_attention(const shape *sh, tq_plugin_timing *out_tm)
+{
+    uint64_t seed = 77 + (uint64_t)sh->tk * 7 + (uint64_t)sh->tv * 131 + (uint64_t)sh->d;
+    const int64_t d = sh->d;
+    const int64_t nq_rows = sh->n_head * sh->n_q * sh->n_seq;
+    const int64_t kv_rows = sh->n_ctx * sh->n_kv_head * sh->n_seq;
+    float *q = malloc((size_t)(nq_rows * d) * sizeof(float));
+    float *x = malloc((size_t)d * sizeof(float));
+    for (int64_t i = 0; i < nq_rows * d; i++)
+        q[i] = hx_rand_normal(&seed);
+
+    hx_tensor tq_, tk, tv, to;
+    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, d, sh->n_head, sh->n_q, sh->n_seq);
+    hx_tensor_new_at(&H, &tk, sh->tk, d, sh->n_ctx, sh->n_kv_head, sh->n_seq, 4);
+    hx_tensor_new_at(&H, &tv, sh->tv, d, sh->n_ctx, sh->n_kv_head, sh->n_seq, 8);
+    hx_tensor_new(&H, &to, TQ_TYPE_F32, d, sh->n_head, sh->n_q, sh->n_seq);
+    uint8_t *kb = calloc(1, tk.bytes), *vb = calloc(1, tv.bytes);
+    for (int64_t r = 0; r < kv_rows; r++) {
+        for (int64_t j = 0; j < d; j++)
+            x[j] = hx_rand_normal(&seed) * 0.7f;
+        assert_null(tq_ref_quantize_row(sh->tk, x, d, kb + r * tk.ref.nb[1]));
+        for (int64_t j = 0; j < d; j++)
+            x[j] = hx_rand_normal(&seed);
+        assert_null(tq_ref_quantize_row(sh->tv, x, d, vb + r * tv.ref.nb[1]));
+    }
+    hx_upload(&H, &tq_, q);
+    hx_upload(&H, &tk, kb);
+    hx_upload(&H, &tv, vb);
+
+    tq_op op;
+    memset(&op, 0, sizeof op);
+    op.struct_size = sizeof op;
+    op.kind = TQ_OP_ATTENTION;
+    op.q = tq_.ref;
+    op.k = tk.ref;
+    op.v = tv.ref;
+    op.out = to.ref;
+    op.n_kv = sh->n_kv;
+    op.scale = sh->scale != 0.0f ? sh->scale : 1.0f / sqrtf((float)d);
+    op.softcap = sh->softcap;
+    op.causal = sh->causal;
+    op.q_pos0 = sh->q_pos0;
+    tq_plugin_timing tm = hx_run(&H, &op);
+    assert_string_equal(tm.op, "attention");
+    if (out_tm)
+        *out_tm = tm;
+
+    float *got = malloc(to.bytes), *want = malloc(to.bytes);
+    hx_download(&H, &to, got);
+    tq_ref_attention_args a = {
+        .q = q, .k = kb, .v = vb, .out = want, .type_k = sh->tk, .type_v = sh->tv,
+        .d = d, .n_head = sh->n_head, .n_q = sh->n_q, .n_seq = sh->n_seq,
+        .n_kv_head = sh->n_kv_head, .n_ctx = sh->n_ctx, .n_kv = sh->n_kv,
+        .scale = op.scale, .softcap = sh->softcap, .causal = sh->causal, .q_pos0 = sh->q_pos0,
+    };
+    assert_null(tq_ref_attention(&a));
+    bool bad_values = false;
+    double nmse = hx_nmse(got, want, (size_t)(nq_rows * d), &bad_values);
+    if (bad_values || !(nmse <= 1e-6))
+        fprintf(stderr,
+                "attention K=%s V=%s d=%lld heads=%lld/%lld n_q=%lld n_seq=%lld n_kv=%lld "
+                "causal=%d softcap=%g variant=%s: NMSE %.3g%s\n",
+                tq_type_name(sh->tk), tq_type_name(sh->tv), (long long)d, (long long)sh->n_head,
+                (long long)sh->n_kv_head, (long long)sh->n_q, (long long)sh->n_seq,
+                (long long)sh->n_kv, sh->causal, (double)sh->softcap, tm.variant, nmse,
+                bad_values ? " (NaN/Inf in output)" : "");
+    assert_false(bad_values);
+    free(q);
+    free(x);
+    free(kb);
+    free(vb);
+    free(got);
+    free(want);
+    hx_tensor_free(&H, &tq_);
+    hx_tensor_free(&H, &tk);
+    hx_tensor_free(&H, &tv);
+    hx_tensor_free(&H, &to);
+    return nmse;
+}
+
+static shape decode_shape(tq_type tk, tq_type tv)
+{
+    shape s = { .tk = tk, .tv = tv, .d = 128, .n_head = 8, .n_kv_head = 2, .n_q = 1,
+                .n_seq = 1, .n_ctx = 48, .n_kv = 37 };
+    return s;
+}
+
+static void test_decode_every_kv_type_pair(void **state)
+{
+    (void)state;
+    for (int tk = 0; tk < TQ_TYPE_COUNT; tk++)
+        for (int tv = 0; tv < TQ_TYPE_COUNT; tv++) {
+            shape s = decode_shape((tq_type)tk, (tq_type)tv);
+            assert_true(run_attention(&s, NULL) <= 1e-6);
+        }
+}
+
+/* A few pairs that cover every K path and every V path in the shape tests. */
+static const tq_type pairs[][2] = {
+    { TQ_TYPE_F16, TQ_TYPE_F16 },       { TQ_TYPE_Q8_0, TQ_TYPE_TURBO4 },
+    { TQ_TYPE_TURBO3, TQ_TYPE_TURBO3 }, { TQ_TYPE_Q4_0, TQ_TYPE_TURBO2 },
+};
+#define N_PAIRS (sizeof pairs / sizeof pairs[0])
+
+static void test_decode_gqa_and_head_sizes(void **state)
+{
+    (void)state;
+    const int64_t kv_heads[3] = { 8, 2, 1 };       /* GQA 1, 4, 8 with 8 query heads */
+    const int64_t dims[3] = { 64, 128, 256 };
+    for (size_t p = 0; p < N_PAIRS; p++)
+        for (int g = 0; g < 3; g++)
+            for (int di = 0; di < 3; di++) {
+                shape s = decode_shape(pairs[p][0], pairs[p][1]);
+                s.n_kv_head = kv_heads[g];
+                s.d = dims[di];
+                assert_true(run_attention(&s, NULL) <= 1e-6);
+            }
+}
+
+static void test_decode_several_query_tokens(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < N_PAIRS; p++)
+        for (int64_t nq = 1; nq <= 8; nq++) {
+            shape s = decode_shape(pairs[p][0], pairs[p][1]);
+            s.n_q = nq;
+            s.n_kv_head = nq % 2 ? 2 : 1;
+            assert_true(run_attention(&s, NULL) <= 1e-6);
+        }
+}
+
+static void test_prefill_causal(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < N_PAIRS; p++) {
+        shape s = decode_shape(pairs[p][0], pairs[p][1]);
+        s.n_q = 40;
+        s.n_kv = 40;
+        s.causal = true;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+        /* a chunk of a prompt continuing after 30 cached positions */
+        s.n_q = 9;
+        s.q_pos0 = 30;
+        s.n_kv = 39;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+    }
+}
+
+static void test_softcap_scale_and_two_sequences(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < N_PAIRS; p++) {
+        shape s = decode_shape(pairs[p][0], pairs[p][1]);
+        s.softcap = 2.5f;
+        s.scale = 0.3f;
+        s.n_seq = 2;
+        s.n_q = 3;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+        s.causal = true;
+        s.q_pos0 = 10;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+    }
+}
+
+/* Small work-groups so a short context spans several tiles and splits. */
+static void test_split_context_paths(void **state)
+{
+    (void)state;
+    const char *opts[] = { "variant=split-k/wg16", "variant=split-k/wg16,splits=3",
+                           "variant=split-k/wg32,splits=64" };
+    for (size_t o = 0; o < sizeof opts / sizeof opts[0]; o++) {
+        hx_reopen_context(&H, opts[o]);
+        for (size_t p = 0; p < N_PAIRS; p++) {
+            shape s = decode_shape(pairs[p][0], pairs[p][1]);
+            s.n_ctx = 120;
+            s.n_kv = 101;
+            s.n_q = 2;
+            tq_plugin_timing tm;
+            assert_true(run_attention(&s, &tm) <= 1e-6);
+            assert_non_null(strstr(opts[o], tm.variant));
+            s.causal = true;
+            s.n_q = 20;
+            s.q_pos0 = 81;
+            assert_true(run_attention(&s, NULL) <= 1e-6);
+        }
+    }
+    hx_reopen_context(&H, NULL);
+}
+
+/* Scratch after recording a decode attention, for a cache reserved with n_ctx positions. */
+static int64_t decode_scratch(int64_t n_ctx)
+{
+    hx_tensor tq_, tk, tv, to;
+    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, 128, 32, 1, 1);
+    hx_tensor_new(&H, &tk, TQ_TYPE_TURBO3, 128, n_ctx, 8, 1);
+    hx_tensor_new(&H, &tv, TQ_TYPE_TURBO3, 128, n_ctx, 8, 1);
+    hx_tensor_new(&H, &to, TQ_TYPE_F32, 128, 32, 1, 1);
+    tq_op op;
+    memset(&op, 0, sizeof op);
+    op.struct_size = sizeof op;
+    op.kind = TQ_OP_ATTENTION;
+    op.q = tq_.ref;
+    op.k = tk.ref;
+    op.v = tv.ref;
+    op.out = to.ref;
+    op.n_kv = 300;
+    op.scale = 0.1f;
+    void *seq = NULL;
+    int64_t before = H.mem_current[TQ_MEM_SCRATCH];
+    assert_null(H.ops->seq_create(H.ctx, &seq));
+    assert_null(H.ops->seq_record(seq, &op));
+    int64_t scratch = H.mem_current[TQ_MEM_SCRATCH] - before;
+    H.ops->seq_destroy(seq);
+    assert_int_equal(H.mem_current[TQ_MEM_SCRATCH], before);   /* released */
+    hx_tensor_free(&H, &tq_);
+    hx_tensor_free(&H, &tk);
+    hx_tensor_free(&H, &tv);
+    hx_tensor_free(&H, &to);
+    return scratch;
+}
+
+static void test_decode_scratch_does_not_grow_with_context(void **state)
+{
+    (void)state;
+    int64_t small = decode_scratch(512);
+    int64_t large = decode_scratch(32768);
+    assert_true(small > 0);
+    assert_int_equal(small, large);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_every_kv_type_pair),
+        cmocka_unit_test(test_decode_gqa_and_head_sizes),
+        cmocka_unit_test(test_decode_several_query_tokens),
+        cmocka_unit_test(test_prefill_causal),
+        cmocka_unit_test(test_softcap_scale_and_two_sequences),
+        cmocka_unit_test(test_split_context_paths),
+        cmocka_unit_test(test_decode_scratch_does_not_grow_with_context),
+    };
+    return cmocka_run_group_tests_name("opencl_attention", tests, setup, teardown);
+}
