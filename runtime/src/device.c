@@ -56,7 +56,9 @@ TQ_API tq_status tq_backend_device_info(const tq_backend *b, uint32_t device,
     tq_device_info info;
     memset(&info, 0, sizeof info);
     info.struct_size = sizeof info;
+    pthread_mutex_lock((pthread_mutex_t *)&b->device_lock);
     tq_status st = b->ops->device_info(b->state, device, &info);
+    pthread_mutex_unlock((pthread_mutex_t *)&b->device_lock);
     if (st)
         return st;
     /* Plugins are not trusted to terminate strings. */

@@ -110,6 +110,7 @@ tq_status tq_backend_load(tq_runtime *rt, const char *name, const char *library,
     b->ops = desc->ops;
     b->priority = priority;
     atomic_init(&b->live_contexts, 0);
+    pthread_mutex_init(&b->device_lock, NULL);
     b->name = tq_strdup(name);
     b->library = tq_strdup(library);
     b->manifest = tq_strdup(manifest);
@@ -141,6 +142,7 @@ tq_status tq_backend_load(tq_runtime *rt, const char *name, const char *library,
     return NULL;
 
 fail_b:
+    pthread_mutex_destroy(&b->device_lock);
     free(b->name);
     free(b->library);
     free(b->manifest);
@@ -165,6 +167,7 @@ void tq_backend_unload(tq_backend *b)
     if (b->ops->shutdown)
         b->ops->shutdown(b->state);
     free(b->mem);
+    pthread_mutex_destroy(&b->device_lock);
     dlclose(b->dl);
     free(b->name);
     free(b->library);

@@ -11,6 +11,7 @@
 #ifndef TQ_INTERNAL_H
 #define TQ_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,6 +63,9 @@ struct tq_backend {
     /* Contexts not yet destroyed: a runtime destroyed before them keeps the library
      * mapped (and says so) instead of unmapping code that they still point into. */
     _Atomic uint32_t live_contexts;
+    /* device_* callbacks are single-threaded by contract (tq_plugin.h) while the runtime
+     * may be queried from several threads: calls into them are serialised here. */
+    pthread_mutex_t device_lock;
 };
 
 /* A report plus the strings it points to. */
