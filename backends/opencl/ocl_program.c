@@ -30,9 +30,13 @@ static double now_ms(void)
 static void build_options(const tq_ocl_device *dev, char *out, size_t cap)
 {
     /* Correctly rounded divide/sqrt when the device has them, so quantize matches the
-     * scalar reference; no fast-math: the formats need exact IEEE behaviour. */
-    snprintf(out, cap, "-cl-std=CL1.2 -DTQ_CL_QT=%d%s", TQ_OCL_QT,
-             dev->correct_sqrt ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
+     * scalar reference; no fast-math: the formats need exact IEEE behaviour.
+     * TQ_OPENCL_BUILD_OPTIONS appends driver options for debugging (e.g. -cl-nv-verbose);
+     * they are part of the cache key. */
+    const char *extra = getenv("TQ_OPENCL_BUILD_OPTIONS");
+    snprintf(out, cap, "-cl-std=CL1.2 -DTQ_CL_QT=%d%s%s%s", TQ_OCL_QT,
+             dev->correct_sqrt ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
+             extra && extra[0] ? " " : "", extra && extra[0] ? extra : "");
 }
 
 static uint64_t program_key(const tq_ocl_device *dev, const char *options)
@@ -127,7 +131,7 @@ static tq_status load_or_build(tq_ocl_device *dev)
     tq_ocl_state *st = dev->state;
     const tq_ocl_fns *cl = &st->cl;
     const tq_host_api *host = st->host;
-    char options[160], dir[512], path[600], why[700];
+    char options[512], dir[512], path[600], why[700];
     build_options(dev, options, sizeof options);
     uint64_t key = program_key(dev, options);
     bool cache = tq_ocl_cache_dir(dir, sizeof dir, why, sizeof why);
