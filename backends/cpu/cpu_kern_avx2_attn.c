@@ -142,6 +142,7 @@ AI void kscore_tpl(const int T, const int NRP, const float *q, int64_t dk, int n
                 if (T == T_T3)
                     t3_words(blk[kk], w[kk]);
             }
+#pragma GCC unroll 16
             for (int c = 0; c < CH; c++) {
 #pragma GCC unroll 8
                 for (int kk = 0; kk < KPT; kk++) {
@@ -179,20 +180,35 @@ AI void vaccum_tpl(const int T, const int NR, const float *p, int nrp, const uin
             if (T == T_T3)
                 t3_words(blk, wq + t * 8);
         }
-        for (int c = 0; c < CH; c++) {
-            __m256 a[8];
+        /* Two 8-dim chunks per pass when the rows leave registers for it: the weight
+         * broadcasts are then shared by both chunks. */
+        const int CPP = NR <= 4 ? 2 : 1;
+        for (int c = 0; c < CH; c += CPP) {
+            __m256 a[8][2];
 #pragma GCC unroll 8
             for (int r = 0; r < NR; r++)
-                a[r] = _mm256_loadu_ps(acc + r * as + e0 + 8 * c);
+#pragma GCC unroll 2
+                for (int cc = 0; cc < CPP; cc++)
+                    a[r][cc] = _mm256_loadu_ps(acc + r * as + e0 + 8 * (c + cc));
             for (int t = 0; t < nt; t++) {
-                __m256 kv = decode_chunk(T, v + (uint64_t)t * vrb + uoff, wq + t * 8, c, cb, cbh);
+                const uint8_t *blk = v + (uint64_t)t * vrb + uoff;
+                __m256 kv[2];
+#pragma GCC unroll 2
+                for (int cc = 0; cc < CPP; cc++)
+                    kv[cc] = decode_chunk(T, blk, wq + t * 8, c + cc, cb, cbh);
 #pragma GCC unroll 8
-                for (int r = 0; r < NR; r++)
-                    a[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(pw + t * 8 + r), kv, a[r]);
+                for (int r = 0; r < NR; r++) {
+                    __m256 pr = _mm256_broadcast_ss(pw + t * 8 + r);
+#pragma GCC unroll 2
+                    for (int cc = 0; cc < CPP; cc++)
+                        a[r][cc] = _mm256_fmadd_ps(pr, kv[cc], a[r][cc]);
+                }
             }
 #pragma GCC unroll 8
             for (int r = 0; r < NR; r++)
-                _mm256_storeu_ps(acc + r * as + e0 + 8 * c, a[r]);
+#pragma GCC unroll 2
+                for (int cc = 0; cc < CPP; cc++)
+                    _mm256_storeu_ps(acc + r * as + e0 + 8 * (c + cc), a[r][cc]);
         }
     }
 }

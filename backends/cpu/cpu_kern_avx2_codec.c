@@ -41,13 +41,32 @@ void cpu_avx2_rotate(float *x, int64_t n_groups, bool inverse)
 
 /* ------------------------------------------------------------------ turbo */
 
-AI __m256i turbo_index(int bits, __m256 y)
+/* Index = number of midpoints m with !(y < m), found by a branchless binary search over
+ * the sorted midpoints (same result as counting: the comparisons are monotone, ties and
+ * NaN go up). Level L compares against mid[idx + step - 1], step = 2^(bits-1-L), looked
+ * up with vpermps from the 2^L candidates of that level. */
+AI __m256 level_table(const float *m, int bits, int level)
+{
+    const int step = 1 << (bits - 1 - level);
+    float t[8] = { 0 };
+    for (int j = 0; j < (1 << level); j++)
+        t[j] = m[j * 2 * step + step - 1];
+    return _mm256_setr_ps(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
+}
+
+AI __m256i turbo_index(const int bits, __m256 y)
 {
     const float *m = bits == 2 ? mid2 : bits == 3 ? mid3 : mid4;
-    const int n = (1 << bits) - 1;
     __m256i idx = _mm256_setzero_si256();
-    for (int i = 0; i < n; i++)   /* idx += !(y < m): true counts -1, so subtract */
-        idx = _mm256_sub_epi32(idx, _mm256_castps_si256(_mm256_cmp_ps(y, _mm256_set1_ps(m[i]), _CMP_NLT_UQ)));
+#pragma GCC unroll 4
+    for (int level = 0; level < bits; level++) {
+        const int step = 1 << (bits - 1 - level);
+        __m256 thr = level == 0 ? _mm256_set1_ps(m[step - 1])
+                   : _mm256_permutevar8x32_ps(level_table(m, bits, level),
+                                              _mm256_srli_epi32(idx, bits - level));
+        __m256i ge = _mm256_castps_si256(_mm256_cmp_ps(y, thr, _CMP_NLT_UQ));
+        idx = _mm256_add_epi32(idx, _mm256_and_si256(ge, _mm256_set1_epi32(step)));
+    }
     return idx;
 }
 
@@ -67,7 +86,7 @@ AI uint32_t bitplane(__m256i idx, int bit)
     return (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(idx, 31 - bit)));
 }
 
-static void turbo_quantize_group(int bits, const float *src, int64_t count, uint8_t *blk, size_t bb)
+AI void turbo_quantize_group(const int bits, const float *src, int64_t count, uint8_t *blk, size_t bb)
 {
     __m256 x[16];
     float tmp[128];
@@ -112,6 +131,17 @@ static void turbo_quantize_group(int bits, const float *src, int64_t count, uint
     float r = sqrtf(hsum8(rr));
     cpu_store_u16(blk, cpu_f32_to_fp16(r > TQ_TURBO_ZERO_EPS ? g / r : g));
 }
+
+#define TURBO_ROW(bits, name, bb)                                                            \
+    static void name(const float *src, int64_t n, uint8_t *dst)                                \
+    {                                                                                         \
+        for (int64_t g = 0; g * 128 < n; g++)                                                 \
+            turbo_quantize_group(bits, src + g * 128, n - g * 128 < 128 ? n - g * 128 : 128,   \
+                                 dst + g * (bb), (bb));                                       \
+    }
+TURBO_ROW(2, turbo2_row, TQ_TURBO2_BLOCK_BYTES)
+TURBO_ROW(3, turbo3_row, TQ_TURBO3_BLOCK_BYTES)
+TURBO_ROW(4, turbo4_row, TQ_TURBO4_BLOCK_BYTES)
 
 /* ------------------------------------------------------------------ ggml blocks */
 
@@ -200,14 +230,15 @@ void cpu_avx2_quantize_row(tq_type type, const float *src, int64_t n, uint8_t *d
         for (int64_t b = 0; b < n / 32; b++)
             quantize_q4_0_block(src + 32 * b, dst + b * TQ_Q4_0_BLOCK_BYTES);
         return;
-    default: {
-        int bits = type == TQ_TYPE_TURBO2 ? 2 : type == TQ_TYPE_TURBO3 ? 3 : 4;
-        size_t bb = cpu_row_bytes(type, 128);
-        for (int64_t g = 0; g * 128 < n; g++)
-            turbo_quantize_group(bits, src + g * 128, n - g * 128 < 128 ? n - g * 128 : 128,
-                                 dst + g * bb, bb);
+    case TQ_TYPE_TURBO2:
+        turbo2_row(src, n, dst);
         return;
-    }
+    case TQ_TYPE_TURBO3:
+        turbo3_row(src, n, dst);
+        return;
+    default:
+        turbo4_row(src, n, dst);
+        return;
     }
 }
 
