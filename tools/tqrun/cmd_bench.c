@@ -202,8 +202,8 @@ int tr_cmd_bench(int argc, char **argv)
                     tr_fmt_ns((double)r.min_ns, mn, sizeof mn);
                     tr_fmt_ns((double)r.median_ns, med, sizeof med);
                     tr_fmt_bytes(r.bytes, by, sizeof by);
-                    snprintf(gb, sizeof gb, "%.2f", r.gbps);
-                    snprintf(gf, sizeof gf, bc.op ? "-" : "%.2f", r.gflops);
+                    snprintf(gb, sizeof gb, "%.3g", r.gbps);
+                    snprintf(gf, sizeof gf, bc.op ? "-" : "%.3g", r.gflops);
                     const char *row[] = { tq_backend_name(t->backend), t->info.name,
                                           bc.op ? "quantize" : "attention", types, shape,
                                           r.variant, reps, mn, med, by, gb, gf };

@@ -89,8 +89,8 @@ int tr_cmd_default(int argc, char **argv)
                 rc = rc == TR_EXIT_OK ? TR_EXIT_FAIL : rc;
             } else {
                 tr_fmt_ns((double)r.median_ns, med, sizeof med);
-                snprintf(gb, sizeof gb, "%.2f", r.gbps);
-                snprintf(gf, sizeof gf, "%.2f", r.gflops);
+                snprintf(gb, sizeof gb, "%.3g", r.gbps);
+                snprintf(gf, sizeof gf, "%.3g", r.gflops);
                 const char *br[] = { bname, tg->info.name, "decode ctx=4096 32/8 d=128", types,
                                      "ok", med, gb, gf, r.variant };
                 tr_table_row(t, br);
