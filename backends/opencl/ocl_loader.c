@@ -72,10 +72,11 @@ tq_status tq_ocl_loader_open(const tq_host_api *host, tq_ocl_state *st)
                             tried);
 }
 
+/* The loader stays mapped for the life of the process: ICD loaders and the drivers they
+ * load keep process-wide state (platform lists, driver threads) that is neither freed
+ * nor safe to re-initialise after an unload, so a later init would leak or crash. */
 void tq_ocl_loader_close(tq_ocl_state *st)
 {
-    if (st->lib)
-        dlclose(st->lib);
     st->lib = NULL;
 }
 
