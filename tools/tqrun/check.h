@@ -37,6 +37,9 @@ typedef struct ck_exec {
     int64_t n_kv, q_pos0;  /* attention */
     float scale, softcap;
     bool causal;
+    /* Extra byte offset (a multiple of 4) of the output view and of every input view:
+     * views need only be 4-byte aligned, and a kernel that assumes 16 must fail. */
+    uint32_t misalign;
 } ck_exec;
 
 typedef struct ck_result {

@@ -93,21 +93,26 @@ static tq_status supports(tq_context *ctx, const ck_exec *e, tq_tensor **in, tq_
 
 tq_status ck_exec_run(tq_context *ctx, const ck_exec *e, ck_result *out)
 {
-    tq_tensor *in[3] = { NULL, NULL, NULL };
+    tq_tensor *in[3] = { NULL, NULL, NULL }, *in_parent[3] = { NULL, NULL, NULL };
     tq_tensor *parent = NULL, *view = NULL;
     tq_sequence *seq = NULL;
     tq_status st = NULL;
     memset(out, 0, sizeof *out);
 
+    /* Inputs are views at offset `misalign` into a slightly larger tensor. */
     for (int i = 0; i < e->n_in && !st; i++) {
-        st = tq_tensor_create(ctx, e->in[i].type, e->in[i].ne, e->in[i].cls, &in[i]);
+        const uint64_t bytes = ck_tensor_bytes(e->in[i].type, e->in[i].ne);
+        int64_t pne[4] = { (int64_t)((bytes + 3u) / 4u + e->misalign / 4u + 1u), 1, 1, 1 };
+        st = tq_tensor_create(ctx, TQ_TYPE_F32, pne, e->in[i].cls, &in_parent[i]);
         if (!st)
-            st = tq_tensor_write(in[i], 0, e->in[i].data, ck_tensor_bytes(e->in[i].type,
-                                                                          e->in[i].ne));
+            st = tq_tensor_view_create(in_parent[i], e->misalign, e->in[i].type, e->in[i].ne,
+                                       &in[i]);
+        if (!st)
+            st = tq_tensor_write(in[i], 0, e->in[i].data, bytes);
     }
     out->view_bytes = ck_tensor_bytes(e->out_type, e->out_ne);
-    out->view_offset = CK_GUARD;
-    out->parent_bytes = CK_GUARD + ((out->view_bytes + 3u) & ~(uint64_t)3u) + CK_GUARD;
+    out->view_offset = CK_GUARD + e->misalign;
+    out->parent_bytes = out->view_offset + ((out->view_bytes + 3u) & ~(uint64_t)3u) + CK_GUARD;
     out->parent = malloc(out->parent_bytes);
     if (!st && !out->parent)
         st = tq_status_make(TQ_CODE_OUT_OF_MEMORY, "tqrun: out of host memory");
@@ -151,9 +156,12 @@ tq_status ck_exec_run(tq_context *ctx, const ck_exec *e, ck_result *out)
         tq_tensor_destroy(view);
     if (parent)
         tq_tensor_destroy(parent);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         if (in[i])
             tq_tensor_destroy(in[i]);
+        if (in_parent[i])
+            tq_tensor_destroy(in_parent[i]);
+    }
     if (st)
         ck_result_free(out);
     return st;
