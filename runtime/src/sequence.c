@@ -50,6 +50,7 @@ TQ_API tq_status tq_sequence_create(tq_context *c, tq_sequence **out)
         return st;
     }
     s->context = c;
+    s->stale_op = -1;
     tq_context_link_sequence(c, s);
     *out = s;
     return NULL;
@@ -61,6 +62,30 @@ static void free_ops(tq_sequence *s)
         free(s->ops[i].owned);
     s->op_count = 0;
     s->completed_ops = 0;
+    s->stale_op = -1;
+}
+
+static bool op_uses(const tq_op *op, const void *buf)
+{
+    return op->src.buf == buf || op->dst.buf == buf || op->q.buf == buf || op->k.buf == buf ||
+           op->v.buf == buf || op->out.buf == buf;
+}
+
+void tq_context_forget_buffer(tq_context *c, const void *buf)
+{
+    for (tq_sequence *s = c->sequences; s; s = s->next) {
+        if (s->stale_op >= 0)
+            continue;
+        for (uint32_t i = 0; i < s->op_count; i++) {
+            if (op_uses(&s->ops[i].op, buf)) {
+                s->stale_op = i;
+                tq_log(TQ_LOG_ERROR, "a tensor used by op %u (%s) of a sequence was destroyed "
+                       "while the op was still recorded; reset the sequence before submitting "
+                       "it again", i, op_names[s->ops[i].op.kind]);
+                break;
+            }
+        }
+    }
 }
 
 void tq_sequence_orphan(tq_sequence *s)
@@ -242,6 +267,13 @@ TQ_API tq_status tq_sequence_submit(tq_sequence *s)
     if (s->in_flight)
         return tq_status_make(TQ_CODE_INVALID_ARGUMENT, "tq_sequence_submit: already submitted; "
                               "call tq_sequence_wait before submitting again");
+    if (s->stale_op >= 0)
+        return tq_status_make(TQ_CODE_INVALID_ARGUMENT, "tq_sequence_submit: a tensor used by "
+                              "op %lld (%s) was destroyed after it was recorded; reset the "
+                              "sequence and record it again", (long long)s->stale_op,
+                              op_names[s->ops[s->stale_op].op.kind]);
+    /* The plugin overwrites its timings from here on: the last submission's are gone. */
+    s->completed_ops = 0;
     st = s->context->backend->ops->seq_submit(s->seq);
     if (!st)
         s->in_flight = true;

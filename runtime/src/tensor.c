@@ -158,6 +158,7 @@ void tq_tensor_orphan(tq_tensor *t)
     if (t->view_count)
         orphan_views(t);
     if (t->owns_buffer) {
+        tq_context_forget_buffer(c, t->buf);
         c->backend->ops->buffer_free(c->ctx, t->buf);
         tq_mem_add(c->mem, t->mem_class, -(int64_t)t->nbytes);
     }

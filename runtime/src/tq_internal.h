@@ -122,6 +122,7 @@ struct tq_sequence {
     uint32_t op_count, op_cap;
     uint32_t completed_ops;     /* ops of the last completed submission (0 = none yet) */
     bool in_flight;             /* submitted, not yet waited */
+    int64_t stale_op;           /* an op whose tensor memory was freed (-1 = none) */
     tq_sequence *prev, *next;
 };
 
@@ -167,6 +168,9 @@ TQ_HIDDEN void tq_context_unlink_sequence(tq_context *ctx, tq_sequence *s);
 /* Releases the device side of a tensor / sequence and leaves the object inert. */
 TQ_HIDDEN void tq_tensor_orphan(tq_tensor *t);
 TQ_HIDDEN void tq_sequence_orphan(tq_sequence *s);
+/* Marks every sequence of ctx that recorded an op on buf as unusable until reset: the
+ * buffer is being freed, and submitting would hand the plugin freed memory. */
+TQ_HIDDEN void tq_context_forget_buffer(tq_context *ctx, const void *buf);
 
 /* Discovery (discover.c): fills rt->reports, rt->backends and rt->search_path. */
 TQ_HIDDEN tq_status tq_loader_discover(tq_runtime *rt, const tq_runtime_options *options);

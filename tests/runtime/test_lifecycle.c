@@ -220,6 +220,30 @@ static void test_parent_destroyed_before_view(void **state)
     tq_runtime_destroy(rt);
 }
 
+static void test_tensor_destroyed_while_recorded(void **state)
+{
+    tq_backend *ref = NULL;
+    tq_runtime *rt = rt_open_ref(&ref);
+    tq_context *c = rt_ref_context(ref);
+    tq_tensor *t = rt_tensor(c, TQ_TYPE_F32, 128, 1, 1, 1, TQ_MEM_IO);
+    tq_tensor *keep = rt_tensor(c, TQ_TYPE_F32, 128, 1, 1, 1, TQ_MEM_IO);
+    tq_sequence *s = NULL;
+    RT_OK(tq_sequence_create(c, &s));
+    float x[128] = { 0 };
+    RT_OK(tq_sequence_record_write(s, keep, 0, x, sizeof x));
+    RT_OK(tq_sequence_record_write(s, t, 0, x, sizeof x));
+    tq_tensor_destroy(t);   /* logs an error; the sequence must not hand freed memory on */
+    RT_EXPECT(tq_sequence_submit(s), TQ_CODE_INVALID_ARGUMENT, "op 1 (write)", "reset");
+    RT_OK(tq_sequence_reset(s));
+    RT_OK(tq_sequence_record_write(s, keep, 0, x, sizeof x));
+    RT_OK(tq_sequence_submit(s));
+    RT_OK(tq_sequence_wait(s, UINT64_MAX));
+    tq_sequence_destroy(s);
+    tq_tensor_destroy(keep);
+    tq_context_destroy(c);
+    tq_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -231,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_context_options),
         cmocka_unit_test(test_context_destroyed_before_its_tensors),
         cmocka_unit_test(test_parent_destroyed_before_view),
+        cmocka_unit_test(test_tensor_destroyed_while_recorded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
