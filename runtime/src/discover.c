@@ -278,7 +278,7 @@ tq_status tq_loader_discover(tq_runtime *rt, const tq_runtime_options *o)
     d.rt = rt;
 
     if (!o->skip_env)
-        add_list(&d, getenv("TQ_PLUGIN_PATH"), "TQ_PLUGIN_PATH");
+        add_list(&d, secure_getenv("TQ_PLUGIN_PATH"), "TQ_PLUGIN_PATH");   /* not for setuid */
     add_list(&d, o->plugin_path, "plugin_path option");
     if (!o->skip_install_dir)
         add_install_dir(&d);
