@@ -325,7 +325,7 @@ static void test_attention_gqa_head_sizes_decode_prefill(void **state)
                     /* decode, n_q 1..8 */
                     for (int64_t nq = 1; nq <= 8; nq += (nq == 1 ? 2 : 5)) {
                         attn_case c = { pairs[p][0], pairs[p][1], ds[di], n_head, n_kvh, nq, 1,
-                                        200, 133, false, 0, 0.0f };
+                                        100, 77, false, 0, 0.0f };
                         expect_attention(&e, variant_names[v], &c);
                     }
                     /* prefill: causal, queries at the end of the context */
