@@ -64,10 +64,22 @@ static bool is_turbo(tq_type t)
     return t == TQ_TYPE_TURBO2 || t == TQ_TYPE_TURBO3 || t == TQ_TYPE_TURBO4;
 }
 
+/* Value accumulators of the attention kernel, in floats: one [QT][dv] block per key group
+ * (kernels/opencl/attention.cl, "value layout"). */
+static uint64_t attn_lo_floats(uint32_t dv, size_t wg)
+{
+    uint64_t kg_n = 1;
+    if (dv % 4 == 0) {
+        uint64_t tpe = dv / 4 < wg ? dv / 4 : wg;
+        kg_n = wg / tpe;
+    }
+    return (uint64_t)TQ_OCL_QT * kg_n * dv;
+}
+
 /* Local memory of the attention kernel for a plan (dynamic parts plus the two codebooks). */
 static uint64_t attn_local_bytes(uint32_t dk, uint32_t dv, size_t wg)
 {
-    return 4ull * TQ_OCL_QT * ((uint64_t)dk + dv + wg + 3) + 2 * 16 * 4;
+    return 4ull * (TQ_OCL_QT * ((uint64_t)dk + wg + 3) + attn_lo_floats(dv, wg)) + 2 * 16 * 4;
 }
 
 /* ------------------------------------------------------------------ supports */
@@ -478,7 +490,7 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
     ARG(&as, *a);
     ARG_LOCAL(&as, TQ_OCL_QT * a->dk * sizeof(cl_float));
     ARG_LOCAL(&as, TQ_OCL_QT * wg * sizeof(cl_float));
-    ARG_LOCAL(&as, TQ_OCL_QT * a->dv * sizeof(cl_float));
+    ARG_LOCAL(&as, attn_lo_floats(a->dv, wg) * sizeof(cl_float));
     ARG_LOCAL(&as, 3 * TQ_OCL_QT * sizeof(cl_float));
     size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
     size_t local[3] = { wg, 1, 1 };

@@ -8,8 +8,10 @@
  *   scores: work-item t owns key position t0 + t and computes its score for every query
  *           (q from local memory, broadcast reads);
  *   softmax: running max / rescale per query (online softmax), probabilities in local;
- *   values: work-item t owns output dimensions t, t + lsz, ... and accumulates p * v for
- *           every query (coalesced reads of one V row by the work-group).
+ *   values: a work-item owns 4 consecutive output dimensions of a key group (rows
+ *           j = kg, kg + kg_n, ...) and accumulates p * v for every query; the work-items
+ *           of a key group read a V row coalesced, one byte load serving several
+ *           elements; the key groups' sums are added once at the end.
  * Each work-group writes an unnormalised partial (o[dv], m, l) to scratch; tq_attention_reduce
  * merges the splits of one (head, token, sequence), normalises, applies the inverse
  * rotation once for a turbo V and writes the first d outputs.
@@ -199,6 +201,78 @@ inline void tq_attn_values(const tq_attn_args a, __global const uchar *vb, uint 
     }
 }
 
+/* The 4-wide form: a work-item owns 4 consecutive output dimensions (4*c4 .. 4*c4+3) and
+ * the rows j = j0, j0 + jstep, ... < tn, so one byte load serves several elements (a
+ * turbo2 qs byte is exactly 4 indices) and a group of work-items reads a row coalesced. */
+#define TQ_VLOOP4(VALUE4) \
+    for (uint j = j0; j < tn; j += jstep) { \
+        __global const uchar *row = vb + (ulong)j * vrb; \
+        float4 v = (VALUE4); \
+        TQ_QLOOP(acc[q] = fma((float4)(lp[q * lsz + j]), v, acc[q])); \
+    }
+
+inline float4 tq_cbv4(__local const float *cb, uint i0, uint i1, uint i2, uint i3)
+{
+    return (float4)(cb[i0], cb[i1], cb[i2], cb[i3]);
+}
+
+inline void tq_attn_values4(const tq_attn_args a, __global const uchar *vb, uint c4, uint j0,
+                            uint jstep, uint tn, uint lsz, __local const float *lp,
+                            __local const float *lcbv, uint nqt, float4 *acc)
+{
+    const ulong vrb = a.v_row_bytes;
+    const uint e0 = 4u * c4;
+    switch (a.type_v) {
+    case TQ_TYPE_ID_F32:
+        TQ_VLOOP4(vload4(c4, (__global const float *)row));
+        break;
+    case TQ_TYPE_ID_F16:
+        TQ_VLOOP4(vload_half4(c4, (__global const half *)row));
+        break;
+    case TQ_TYPE_ID_Q8_0: {
+        uint off = (e0 / TQ_QK8_0) * TQ_Q8_0_BLOCK_BYTES;
+        uint qo = off + 2u + e0 % TQ_QK8_0;
+        TQ_VLOOP4(convert_float4(vload4(0, (__global const char *)(row + qo))) * tq_h2f(row + off));
+        break;
+    }
+    case TQ_TYPE_ID_Q4_0: {
+        uint off = (e0 / TQ_QK4_0) * TQ_Q4_0_BLOCK_BYTES;
+        uint j = e0 % TQ_QK4_0;
+        uint qo = off + 2u + (j % (TQ_QK4_0 / 2));
+        uint sh = j < TQ_QK4_0 / 2 ? 0u : 4u;
+        TQ_VLOOP4((convert_float4(convert_int4((vload4(0, row + qo) >> (uchar)sh) & (uchar)15)) - 8.0f)
+                  * tq_h2f(row + off));
+        break;
+    }
+    case TQ_TYPE_ID_TURBO2: {
+        uint off = (e0 / TQ_TURBO_GROUP) * TQ_TURBO2_BLOCK_BYTES;
+        uint qo = off + TQ_TURBO_QS_OFFSET + (e0 % TQ_TURBO_GROUP) / 4u;
+        TQ_VLOOP4(tq_cbv4(lcbv, row[qo] & 3u, (row[qo] >> 2) & 3u, (row[qo] >> 4) & 3u,
+                         row[qo] >> 6) * tq_h2f(row + off));
+        break;
+    }
+    case TQ_TYPE_ID_TURBO3: {
+        uint off = (e0 / TQ_TURBO_GROUP) * TQ_TURBO3_BLOCK_BYTES;
+        uint g = e0 % TQ_TURBO_GROUP;
+        uint qo = off + TQ_TURBO_QS_OFFSET + g / 4u;
+        uint so = off + TQ_TURBO3_SIGNS_OFFSET + g / 8u, sb = g % 8u;
+        TQ_VLOOP4(tq_cbv4(lcbv, (row[qo] & 3u) | (((row[so] >> sb) & 1u) << 2),
+                         ((row[qo] >> 2) & 3u) | (((row[so] >> (sb + 1u)) & 1u) << 2),
+                         ((row[qo] >> 4) & 3u) | (((row[so] >> (sb + 2u)) & 1u) << 2),
+                         (row[qo] >> 6) | (((row[so] >> (sb + 3u)) & 1u) << 2))
+                  * tq_h2f(row + off));
+        break;
+    }
+    default: { /* turbo4 */
+        uint off = (e0 / TQ_TURBO_GROUP) * TQ_TURBO4_BLOCK_BYTES;
+        uint qo = off + TQ_TURBO_QS_OFFSET + (e0 % TQ_TURBO_GROUP) / 2u;
+        TQ_VLOOP4(tq_cbv4(lcbv, row[qo] & 15u, row[qo] >> 4, row[qo + 1u] & 15u, row[qo + 1u] >> 4)
+                  * tq_h2f(row + off));
+        break;
+    }
+    }
+}
+
 inline void tq_load_codebook(__local float *cb, uint type, uint lid, uint lsz)
 {
     if (!tq_is_turbo((int)type))
@@ -209,7 +283,8 @@ inline void tq_load_codebook(__local float *cb, uint type, uint lid, uint lsz)
 }
 
 /* global = (n_split * lsz, n_kv_head * n_qtile, n_seq), local = (lsz, 1, 1).
- * Local: lq[QT * dk], lp[QT * lsz], lo[QT * dv], lstate[3 * QT] (m, alpha, l).
+ * Local: lq[QT * dk], lp[QT * lsz], lo[kg_n * QT * dv] (kg_n: see the value layout below),
+ * lstate[3 * QT] (m, alpha, l).
  * part: per (seq, token, head, split) dv + 2 floats: o[dv], m, l. */
 __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
                            __global const uchar *kbuf, ulong k_off,
@@ -242,7 +317,14 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
     }
     tq_load_codebook(lcbk, a.type_k, lid, lsz);
     tq_load_codebook(lcbv, a.type_v, lid, lsz);
-    for (uint i = lid; i < TQ_CL_QT * dv; i += lsz)
+    /* Value layout: with dv % 4 == 0, tpe work-items cover a row 4 dimensions each and
+     * the work-group holds kg_n key groups, each with its own accumulators in lo
+     * ([kg][query][dv]), summed once at the end; otherwise one dimension per work-item. */
+    const uint vec4 = dv % 4u == 0u;
+    const uint tpe = vec4 ? min(dv / 4u, lsz) : lsz;
+    const uint kg_n = vec4 ? lsz / tpe : 1u;
+    const uint kg = lid / tpe, vpart = lid % tpe;
+    for (uint i = lid; i < kg_n * TQ_CL_QT * dv; i += lsz)
         lo[i] = 0.0f;
     if (lid < TQ_CL_QT) {
         lm[lid] = -INFINITY;
@@ -305,11 +387,23 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
         barrier(CLK_LOCAL_MEM_FENCE);
         /* values */
         __global const uchar *vb = vbase + (ulong)t0 * a.v_row_bytes;
-        for (uint e = lid; e < dv; e += lsz) {
-            float acc[TQ_CL_QT];
-            TQ_QLOOP(acc[q] = lo[q * dv + e] * lalpha[q]);
-            tq_attn_values(a, vb, e, tn, lsz, lp, lcbv, nqt, acc);
-            TQ_QLOOP(lo[q * dv + e] = acc[q]);
+        if (vec4) {
+            if (kg < kg_n) {
+                __local float *lok = lo + kg * TQ_CL_QT * dv;
+                for (uint c4 = vpart; c4 < dv / 4u; c4 += tpe) {
+                    float4 acc[TQ_CL_QT];
+                    TQ_QLOOP(acc[q] = vload4(c4, lok + q * dv) * lalpha[q]);
+                    tq_attn_values4(a, vb, c4, kg, kg_n, tn, lsz, lp, lcbv, nqt, acc);
+                    TQ_QLOOP(vstore4(acc[q], c4, lok + q * dv));
+                }
+            }
+        } else {
+            for (uint e = lid; e < dv; e += lsz) {
+                float acc[TQ_CL_QT];
+                TQ_QLOOP(acc[q] = lo[q * dv + e] * lalpha[q]);
+                tq_attn_values(a, vb, e, tn, lsz, lp, lcbv, nqt, acc);
+                TQ_QLOOP(lo[q * dv + e] = acc[q]);
+            }
         }
         if (lid == 0) {
             for (uint q = 0; q < nqt; q++) {
@@ -318,6 +412,17 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
                     sum += lp[q * lsz + j];
                 ll[q] = ll[q] * lalpha[q] + sum;
             }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    /* sum the key groups' accumulators into group 0 */
+    if (kg_n > 1u) {
+        for (uint i = lid; i < TQ_CL_QT * dv; i += lsz) {
+            float sum = lo[i];
+            for (uint k = 1; k < kg_n; k++)
+                sum += lo[k * TQ_CL_QT * dv + i];
+            lo[i] = sum;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
