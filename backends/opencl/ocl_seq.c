@@ -231,7 +231,7 @@ static tq_status plan_attention(tq_ocl_seq *seq, op_rec *r)
     const uint64_t wg = ctx->wg_attn;
     uint64_t tiles = (a->n_kv + wg - 1) / wg;
     uint64_t base = (uint64_t)a->n_kv_head * a->n_qtile * r->n_seq;
-    uint64_t target = 4ull * (ctx->dev->compute_units ? ctx->dev->compute_units : 1);
+    uint64_t target = 8ull * (ctx->dev->compute_units ? ctx->dev->compute_units : 1);
     uint64_t n_split = (target + base - 1) / base;
     if (ctx->forced_splits)
         n_split = ctx->forced_splits;
