@@ -80,8 +80,10 @@ AI __m512 decode16(int T, const uint8_t *blk, const uint64_t *w, int c, __m512 c
         return _mm512_permutexvar_ps(idx, cb);
     }
     case T_T3: {
-        uint64_t W = w[c];
-        __m512i idx = _mm512_srlv_epi32(two_words((uint32_t)W, (uint32_t)(W >> 24)),
+        /* elements 16c..16c+7 at byte 8c of the words, 16c+8.. at byte 8c+3: both
+         * broadcast straight from memory */
+        const uint8_t *wb = (const uint8_t *)w + 8 * c;
+        __m512i idx = _mm512_srlv_epi32(two_words(ld32(wb), ld32(wb + 3)),
                                         _mm512_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21, 0, 3, 6, 9,
                                                           12, 15, 18, 21));
         return _mm512_permutexvar_ps(idx, cb);
@@ -170,31 +172,32 @@ AI void vaccum_tpl(const int T, const int NR, const float *p, int nrp, const uin
             if (T == T_T3)
                 t3_words(blk, wq + t * 8);
         }
-        const int CPP = NR <= 4 && CH % 2 == 0 ? 2 : 1;
+        /* 32 zmm registers: up to 4 chunks per pass share each weight broadcast */
+        const int CPP = NR <= 4 ? (CH >= 4 ? 4 : CH) : (NR <= 6 && CH >= 2 ? 2 : 1);
         for (int c = 0; c < CH; c += CPP) {
-            __m512 a[8][2];
+            __m512 a[8][4];
 #pragma GCC unroll 8
             for (int r = 0; r < NR; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
                 for (int cc = 0; cc < CPP; cc++)
                     a[r][cc] = _mm512_loadu_ps(acc + r * as + e0 + 16 * (c + cc));
             for (int t = 0; t < nt; t++) {
                 const uint8_t *blk = v + (uint64_t)t * vrb + uoff;
-                __m512 kv[2];
-#pragma GCC unroll 2
+                __m512 kv[4];
+#pragma GCC unroll 4
                 for (int cc = 0; cc < CPP; cc++)
                     kv[cc] = decode16(T, blk, wq + t * 8, c + cc, cb);
 #pragma GCC unroll 8
                 for (int r = 0; r < NR; r++) {
                     __m512 pr = _mm512_set1_ps(pw[t * 8 + r]);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
                     for (int cc = 0; cc < CPP; cc++)
                         a[r][cc] = _mm512_fmadd_ps(pr, kv[cc], a[r][cc]);
                 }
             }
 #pragma GCC unroll 8
             for (int r = 0; r < NR; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
                 for (int cc = 0; cc < CPP; cc++)
                     _mm512_storeu_ps(acc + r * as + e0 + 16 * (c + cc), a[r][cc]);
         }
