@@ -448,7 +448,15 @@ bool tr_check_target(const tr_target *t, const char *ctx_options, const tr_targe
         const ck_case *c = &cases.v[i];
         ck_verdict v;
         tr_progress("check %s: %d/%d %s", bname, i + 1, cases.n, ck_op_name(c->op));
+        if (o->verbose && c->op == CK_QUANTIZE) {
+            char ty[64], sh[128];
+            ck_case_types(c, ty, sizeof ty);
+            ck_case_shape(c, sh, sizeof sh);
+            fprintf(stderr, "  %s quantize %s %s:\n", bname, ty, sh);
+        }
+        ck_compare_details(o->verbose ? 8 : 0);
         run_case(ctx, rctx, c, o->seed, &v);
+        ck_compare_details(0);
         out->total++;
         if (v.skipped)
             out->skipped++;

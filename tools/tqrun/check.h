@@ -66,4 +66,7 @@ uint64_t ck_count_nonfinite(const float *x, uint64_t n);
 void ck_compare_quant_row(tq_type type, const float *x, int64_t n, const uint8_t *got,
                           const uint8_t *ref, uint64_t *bad, uint64_t *boundary);
 
+/* Print up to max_lines differences of the following comparisons to stderr (0: none). */
+void ck_compare_details(int max_lines);
+
 #endif /* TQRUN_CHECK_H */

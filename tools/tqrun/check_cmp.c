@@ -16,6 +16,21 @@
 
 #define CK_BOUNDARY_TOL 1e-6f
 
+/* -v: the first differences of a failing case are printed (stderr), to tell a real bug
+ * from a tolerance question without a debugger. */
+static int detail_budget;
+
+void ck_compare_details(int max_lines) { detail_budget = max_lines; }
+
+static void detail(const char *what, int j, long got, long ref, double pre)
+{
+    if (detail_budget <= 0)
+        return;
+    detail_budget--;
+    fprintf(stderr, "    %s element %d: got %ld, ref %ld (value before the decision %.9g)\n",
+            what, j, got, ref, pre);
+}
+
 static uint16_t rd16(const uint8_t *p)
 {
     uint16_t v;
@@ -29,10 +44,16 @@ static void cmp_scale(const uint8_t *got, const uint8_t *ref, uint64_t *bad, uin
     uint16_t a = rd16(got), b = rd16(ref);
     if (a == b)
         return;
-    if ((a & 0x8000u) == (b & 0x8000u) && abs((int)(a & 0x7fffu) - (int)(b & 0x7fffu)) == 1)
+    if ((a & 0x8000u) == (b & 0x8000u) && abs((int)(a & 0x7fffu) - (int)(b & 0x7fffu)) == 1) {
         (*boundary)++;
-    else
+    } else {
         (*bad)++;
+        if (detail_budget > 0) {
+            detail_budget--;
+            fprintf(stderr, "    fp16 scale/norm: got 0x%04x (%g), ref 0x%04x (%g)\n", a,
+                    (double)tq_ref_fp16_to_fp32(a), b, (double)tq_ref_fp16_to_fp32(b));
+        }
+    }
 }
 
 /* Tolerance for a value of magnitude v: 1e-6, widened to a few ulps for large v (q8_0
@@ -53,10 +74,12 @@ static void cmp_q8_0(const float *x, const uint8_t *got, const uint8_t *ref, uin
             continue;
         float v = fabsf(x[j] * id);
         float frac = v - floorf(v);
-        if (abs(a - b) == 1 && fabsf(frac - 0.5f) <= tol_for(v))
+        if (abs(a - b) == 1 && fabsf(frac - 0.5f) <= tol_for(v)) {
             (*boundary)++;
-        else
+        } else {
             (*bad)++;
+            detail("q8_0 code", j, a, b, x[j] * id);
+        }
     }
 }
 
@@ -77,10 +100,12 @@ static void cmp_q4_0(const float *x, const uint8_t *got, const uint8_t *ref, uin
         if (a == b)
             continue;
         float v = x[j] * id + 8.5f;
-        if (abs(a - b) == 1 && fabsf(v - rintf(v)) <= tol_for(v))
+        if (abs(a - b) == 1 && fabsf(v - rintf(v)) <= tol_for(v)) {
             (*boundary)++;
-        else
+        } else {
             (*bad)++;
+            detail("q4_0 code", j, a, b, v);
+        }
     }
 }
 
@@ -133,10 +158,12 @@ static void cmp_turbo(tq_type t, const float *x, int64_t valid, const uint8_t *g
             continue;
         bool near = tq_ref_turbo_index(bits, y[j] - CK_BOUNDARY_TOL) !=
                     tq_ref_turbo_index(bits, y[j] + CK_BOUNDARY_TOL);
-        if (near && abs((int)a - (int)b) == 1)
+        if (near && abs((int)a - (int)b) == 1) {
             (*boundary)++;
-        else
+        } else {
             (*bad)++;
+            detail("turbo index", j, (long)a, (long)b, y[j]);
+        }
     }
 }
 

@@ -71,6 +71,7 @@ int tr_cmd_check(int argc, char **argv)
         }
     }
     o.seed = c.seed_set ? c.seed : 1;
+    o.verbose = c.verbose;
     if (o.full && !o.failures_only && !c.verbose)
         o.failures_only = true; /* thousands of rows: show failures and the summary */
 

@@ -156,6 +156,7 @@ typedef struct tr_check_opts {
     bool full;
     bool failures_only;
     uint64_t seed;
+    int verbose;           /* -v: print the first differences of failing quantize cases */
 } tr_check_opts;
 
 typedef struct tr_check_summary {
