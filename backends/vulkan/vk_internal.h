@@ -114,6 +114,7 @@ typedef struct tq_vk_ctx {
     tq_vk_mode mode;
     uint32_t required_subgroup;  /* 0: driver's choice */
     uint32_t forced_splits;      /* 0: automatic */
+    bool dynamic_types;          /* attention reads K/V types from push constants */
 } tq_vk_ctx;
 
 /* ---- manager (vk_manager.c) */

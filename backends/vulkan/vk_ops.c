@@ -292,7 +292,8 @@ static tq_status record_attention(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *o
     if (s)
         return s;
     tq_vk_pipeline_key key = { .kernel = TQ_VK_KERNEL_ATTN, .n_spec = 8,
-                               .spec = { (uint32_t)op->k.type, (uint32_t)op->v.type, p.DK, p.DV,
+                               .spec = { ctx->dynamic_types ? 255u : (uint32_t)op->k.type,
+                                         ctx->dynamic_types ? 255u : (uint32_t)op->v.type, p.DK, p.DV,
                                          p.RB, p.TT, (uint32_t)ctx->variant, (uint32_t)ctx->mode },
                                .n_bindings = 4 };
     tq_vk_pipeline *pl, *pr;
@@ -334,6 +335,8 @@ static tq_status record_attention(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *o
     push[19] = op->causal;
     push[20] = (uint32_t)op->q_pos0;
     push[21] = rel[3];
+    push[22] = (uint32_t)op->k.type;
+    push[23] = (uint32_t)op->v.type;
     uint64_t groups = (uint64_t)p.n_seq * p.n_kv_head * p.n_rb * p.n_splits;
     s = tq_vk_rec_dispatch(seq, rec, pl, ds, push, groups, true);
     if (s)

@@ -4,6 +4,9 @@
  *   mode=full|nodequant|normsonly|readbytes|indices   profiling modes (wrong results by design)
  *   subgroup=<n>                  force requiredSubgroupSize (tests; needs subgroupSizeControl)
  *   splits=<n>                    force the number of context splits of decode attention
+ *   types=specialized|dynamic     attention pipelines per K/V type pair (default on GPUs), or
+ *                                 one pipeline reading the types at run time (default on CPU
+ *                                 devices, where every pipeline costs seconds of compilation)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +53,7 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
     const tq_host_api *host = ctx->host;
     ctx->variant = default_variant(ctx->dev);
     ctx->mode = TQ_VK_MODE_FULL;
+    ctx->dynamic_types = ctx->dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
     if (!options || !options[0])
         return NULL;
     char buf[512];
@@ -109,10 +113,18 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
                 return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                         "vulkan: splits=%s must be in 1..4096", val);
             ctx->forced_splits = n;
+        } else if (strcmp(key, "types") == 0) {
+            if (strcmp(val, "dynamic") == 0)
+                ctx->dynamic_types = true;
+            else if (strcmp(val, "specialized") == 0)
+                ctx->dynamic_types = false;
+            else
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: types=%s (known: specialized, dynamic)", val);
         } else {
             return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                     "vulkan: unknown option '%s' (known: variant, mode, subgroup, "
-                                    "splits)", key);
+                                    "splits, types)", key);
         }
     }
     return NULL;

@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // attention, split along the context (flash-decoding), also used for prefill.
 //
 // One workgroup = (context split, block of RB query rows, kv head, sequence). The rows
@@ -13,9 +14,13 @@
 // No subgroup operations: correct at any subgroup size.
 #include "tq_common.glsl"
 
+// Loops over spec-constant bounds are kept rolled ([[dont_unroll]], 4-wide bodies for
+// ILP): fully unrolled they cost lavapipe's LLVM 10+ s per pipeline.
 layout(local_size_x = 128) in;
-layout(constant_id = 0) const uint K_TYPE = 0;
-layout(constant_id = 1) const uint V_TYPE = 0;
+// K_TYPE/V_TYPE = 255: the types come from push constants (one pipeline serves every K/V
+// pair; used on CPU devices where each pipeline costs seconds of LLVM time).
+layout(constant_id = 0) const uint K_TYPE_SPEC = 0;
+layout(constant_id = 1) const uint V_TYPE_SPEC = 0;
 layout(constant_id = 2) const uint DK = 128;   // stored (padded) elements of a K row
 layout(constant_id = 3) const uint DV = 128;
 layout(constant_id = 4) const uint RB = 4;     // query rows per workgroup
@@ -45,7 +50,11 @@ layout(push_constant) uniform PC {
     float scale, softcap;
     uint causal, q_pos0;
     uint part_off;
+    uint k_type, v_type;
 } pc;
+
+#define K_TYPE (K_TYPE_SPEC == 255u ? pc.k_type : K_TYPE_SPEC)
+#define V_TYPE (V_TYPE_SPEC == 255u ? pc.v_type : V_TYPE_SPEC)
 
 #include "tq_io.glsl"
 
@@ -103,7 +112,7 @@ void main()
         sh_l[tid] = 0.0;
     }
     // Q rows of this block (zero-padded to DK).
-    for (uint f = tid; f < RB * DK; f += 128u) {
+    [[dont_unroll]] for (uint f = tid; f < RB * DK; f += 128u) {
         uint rl = f / DK, c = f % DK;
         uint r = rb * RB + rl;
         float v = 0.0;
@@ -118,7 +127,7 @@ void main()
         float tmp[NQG];
         for (uint g = 0u; g < NQG; g++)
             tmp[g] = sh_q[g * 128u + tid] * tq_s1(tid);
-        for (uint st = 1u; st < 128u; st <<= 1) {
+        [[dont_unroll]] for (uint st = 1u; st < 128u; st <<= 1) {
             barrier();
             for (uint g = 0u; g < NQG; g++)
                 sh_q[g * 128u + tid] = tmp[g];
@@ -149,7 +158,7 @@ void main()
 
     for (uint p0 = p_begin; p0 < p_end; p0 += TT) {
         // A: decode the K tile
-        for (uint u = tid; u < TT * K8; u += 128u) {
+        [[dont_unroll]] for (uint u = tid; u < TT * K8; u += 128u) {
             uint j = u / K8, c0 = (u % K8) * 8u;
             uint p = p0 + j;
             if (p < p_end)
@@ -159,16 +168,22 @@ void main()
         }
         barrier();
         // B: scores
-        for (uint pr = tid; pr < RB * TT; pr += 128u) {
+        [[dont_unroll]] for (uint pr = tid; pr < RB * TT; pr += 128u) {
             uint rl = pr / TT, j = pr % TT;
             uint r = rb * RB + rl, p = p0 + j;
             float sc = NEG;
             bool visible = r < pc.R && p < p_end &&
                            (pc.causal == 0u || p <= pc.q_pos0 + r / pc.G);
             if (visible) {
-                float dot = 0.0;
-                for (uint c = 0u; c < DK; c++)
-                    dot += sh_q[rl * DK + c] * sh_kv[j * KS + c];
+                float d0 = 0.0, d1 = 0.0, d2 = 0.0, d3 = 0.0;
+                uint qo = rl * DK, ko = j * KS;
+                [[dont_unroll]] for (uint c = 0u; c < DK; c += 4u) {
+                    d0 += sh_q[qo + c] * sh_kv[ko + c];
+                    d1 += sh_q[qo + c + 1u] * sh_kv[ko + c + 1u];
+                    d2 += sh_q[qo + c + 2u] * sh_kv[ko + c + 2u];
+                    d3 += sh_q[qo + c + 3u] * sh_kv[ko + c + 3u];
+                }
+                float dot = (d0 + d1) + (d2 + d3);
                 sc = dot * pc.scale;
                 if (pc.softcap > 0.0)
                     sc = pc.softcap * tanh(clamp(sc / pc.softcap, -15.0, 15.0));
@@ -179,14 +194,14 @@ void main()
         // C: running max per row; decode the V tile meanwhile (K is no longer needed)
         if (tid < RB) {
             float mt = NEG;
-            for (uint j = 0u; j < TT; j++)
+            [[dont_unroll]] for (uint j = 0u; j < TT; j++)
                 mt = max(mt, sh_s[tid * TT + j]);
             float mo = sh_m[tid];
             float mn = max(mo, mt);
             sh_alpha[tid] = (mo <= 0.5 * NEG) ? 0.0 : exp(mo - mn);
             sh_m[tid] = mn;
         }
-        for (uint u = tid; u < TT * V8; u += 128u) {
+        [[dont_unroll]] for (uint u = tid; u < TT * V8; u += 128u) {
             uint j = u / V8, c0 = (u % V8) * 8u;
             uint p = p0 + j;
             if (p < p_end)
@@ -196,7 +211,7 @@ void main()
         }
         barrier();
         // D: probabilities
-        for (uint pr = tid; pr < RB * TT; pr += 128u) {
+        [[dont_unroll]] for (uint pr = tid; pr < RB * TT; pr += 128u) {
             float sc = sh_s[pr];
             sh_s[pr] = sc <= 0.5 * NEG ? 0.0 : exp(sc - sh_m[pr / TT]);
         }
@@ -204,7 +219,7 @@ void main()
         // E: row sums and accumulation
         if (tid < RB) {
             float sum = 0.0;
-            for (uint j = 0u; j < TT; j++)
+            [[dont_unroll]] for (uint j = 0u; j < TT; j++)
                 sum += sh_s[tid * TT + j];
             sh_l[tid] = sh_l[tid] * sh_alpha[tid] + sum;
         }
@@ -212,10 +227,15 @@ void main()
             uint f = tid + a * 128u;
             if (f < RB * DV) {
                 uint rl = f / DV, c = f % DV;
-                float o = acc[a] * sh_alpha[rl];
-                for (uint j = 0u; j < TT; j++)
-                    o += sh_s[rl * TT + j] * sh_kv[j * KS + c];
-                acc[a] = o;
+                float o0 = 0.0, o1 = 0.0, o2 = 0.0, o3 = 0.0;
+                uint so = rl * TT;
+                [[dont_unroll]] for (uint j = 0u; j < TT; j += 4u) {
+                    o0 += sh_s[so + j] * sh_kv[j * KS + c];
+                    o1 += sh_s[so + j + 1u] * sh_kv[(j + 1u) * KS + c];
+                    o2 += sh_s[so + j + 2u] * sh_kv[(j + 2u) * KS + c];
+                    o3 += sh_s[so + j + 3u] * sh_kv[(j + 3u) * KS + c];
+                }
+                acc[a] = acc[a] * sh_alpha[rl] + ((o0 + o1) + (o2 + o3));
             }
         }
         barrier();

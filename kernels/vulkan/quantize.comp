@@ -181,11 +181,13 @@ void main()
         if (DST_TYPE == TQ_TYPE_ID_Q8_0) {
             dsc = tq_div(amax, 127.0);
             float id = dsc != 0.0 ? tq_div(1.0, dsc) : 0.0;
+            if (isinf(id)) id = 0.0;   // subnormal d (fp16 0 anyway), as the reference
             precise float v = x * id;
             q = uint(int(tq_round_away(v))) & 0xffu;
         } else {
             dsc = mval / -8.0;
             float id = dsc != 0.0 ? tq_div(1.0, dsc) : 0.0;
+            if (isinf(id)) id = 0.0;
             precise float v = x * id + 8.5;
             q = uint(min(15, int(v)));
         }

@@ -97,8 +97,8 @@ void DEC_NAME(uint rbase, uint c0, uint sidx)
         for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm * float((raw >> i) & 1u);
         return;
     }
-    const uint bits = DEC_TYPE == TQ_TYPE_ID_TURBO2 ? 2u : DEC_TYPE == TQ_TYPE_ID_TURBO3 ? 3u : 4u;
-    const uint half_ = 1u << (bits - 1u);
+    uint bits = DEC_TYPE == TQ_TYPE_ID_TURBO2 ? 2u : DEC_TYPE == TQ_TYPE_ID_TURBO3 ? 3u : 4u;
+    uint half_ = 1u << (bits - 1u);
     for (uint i = 0u; i < 8u; i++) {
         uint idx = (idxw >> (4u * i)) & 15u;
         float c;

@@ -59,7 +59,7 @@ static void check_quantize(tq_type dst_type, tq_type src_type, int64_t d, int64_
     vkt_tensor_write(&T, &src, src_type == TQ_TYPE_F16 ? (void *)xh : (void *)x, src.bytes);
     int64_t *rows = malloc(n_tokens * n_seq * sizeof(int64_t));
     for (int64_t i = 0; i < n_tokens * n_seq; i++)
-        rows[i] = (i * 7 + 3) % n_ctx;    /* scattered, distinct per sequence */
+        rows[i] = (i * 7 + 3) % n_ctx;    /* scattered; distinct while n_ctx is prime and > 7 */
     tq_op op = { .struct_size = sizeof(op), .kind = TQ_OP_QUANTIZE, .src = src.ref, .dst = dst.ref,
                  .rows = rows, .n_rows = n_tokens * n_seq };
     tq_plugin_timing tm;
@@ -113,7 +113,7 @@ static void test_quantize_from_f16_matches_ref(void **state)
     (void)state;
     REQUIRE_DEVICE();
     for (unsigned i = 0; i < sizeof(all_types) / sizeof(all_types[0]); i++)
-        check_quantize(all_types[i], TQ_TYPE_F16, 128, 2, 3, 1, 7, 300 + i);
+        check_quantize(all_types[i], TQ_TYPE_F16, 128, 2, 3, 1, 11, 300 + i);
 }
 
 /* ---------------------------------------------------------------- dequantize */
@@ -330,6 +330,24 @@ static void test_attention_prefill_causal_softcap_nseq(void **state)
     }
 }
 
+/* TQ_TEST_ATTN="tk,tv,d,n_head,n_kv_head,n_q,n_seq,n_ctx,n_kv,causal,q_pos0,softcap" runs
+ * one attention case (for debugging a failure). */
+static void test_attention_one_case_from_env(void **state)
+{
+    (void)state;
+    REQUIRE_DEVICE();
+    const char *e = getenv("TQ_TEST_ATTN");
+    if (!e)
+        skip();
+    int tk, tv, causal;
+    long long d, nh, nkh, nq, ns, nc, nkv, qp;
+    float sc;
+    assert_int_equal(sscanf(e, "%d,%d,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%d,%lld,%f", &tk, &tv, &d,
+                            &nh, &nkh, &nq, &ns, &nc, &nkv, &causal, &qp, &sc), 12);
+    attn_case c = { (tq_type)tk, (tq_type)tv, d, nh, nkh, nq, ns, nc, nkv, causal, qp, sc };
+    check_attention(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_attention_every_kv_pair_decode),
         cmocka_unit_test(test_attention_decode_shapes),
         cmocka_unit_test(test_attention_prefill_causal_softcap_nseq),
+        cmocka_unit_test(test_attention_one_case_from_env),
     };
     if (getenv("TQ_TEST_FILTER"))
         cmocka_set_test_filter(getenv("TQ_TEST_FILTER"));

@@ -240,7 +240,12 @@ const char *vkt_compare_quantized_row(tq_type type, const float *src, int64_t n,
     if (memcmp(got, want, rb) == 0)
         return NULL;
     if (type == TQ_TYPE_F32 || type == TQ_TYPE_F16) {
-        snprintf(msg, cap, "%s row differs", tq_type_name(type));
+        uint64_t i = 0;
+        while (got[i] == want[i])
+            i++;
+        snprintf(msg, cap, "%s row differs at byte %llu (%02x vs ref %02x; input %.9g)",
+                 tq_type_name(type), (unsigned long long)i, got[i], want[i],
+                 src[i / (type == TQ_TYPE_F32 ? 4 : 2)]);
         return msg;
     }
     uint32_t be = tq_type_block_elems(type), bb = tq_type_block_bytes(type);
