@@ -483,7 +483,13 @@ static void test_pool_runs_every_task_once_on_small_stacks(void **state)
     for (int i = 0; i < 1000; i++)
         assert_int_equal(probe->hits[i], 50);
     assert_true(probe->worker_tasks > 0);
+    /* ThreadSanitizer enlarges every thread's stack for its own shadow bookkeeping */
+#if defined(__SANITIZE_THREAD__)
+    print_message("[ NOTE     ] TSan build: worker stack size (%zu) not checked\n",
+                  (size_t)probe->max_worker_stack);
+#else
     assert_true(probe->max_worker_stack <= CPU_POOL_STACK_BYTES);
+#endif
     cpu_pool_destroy(p);
     free(probe);
 }
