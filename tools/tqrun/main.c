@@ -27,6 +27,7 @@ static const char usage[] =
     "  -d, --device QUERY         device index, stable id or name substring\n"
     "  -o, --options \"k=v,...\"    context options, e.g. variant=scalar, threads=2\n"
     "      --plugin-path DIRS     extra plugin directories (':'-separated, absolute)\n"
+    "      --no-default-plugins   search only --plugin-path (not TQ_PLUGIN_PATH, install dir)\n"
     "      --json FILE            write results as tq-results JSON ('-' = stdout)\n"
     "      --seed S               seed of the deterministic inputs (default 1)\n"
     "  -v, --verbose              more output\n"

@@ -12,7 +12,8 @@
 
 #include "tqrun.h"
 
-enum { C_BACKEND = 1000, C_DEVICE, C_OPTIONS, C_JSON, C_PLUGIN_PATH, C_SEED, C_VERBOSE };
+enum { C_BACKEND = 1000, C_DEVICE, C_OPTIONS, C_JSON, C_PLUGIN_PATH, C_NO_DEFAULT, C_SEED,
+       C_VERBOSE };
 
 static const tr_optspec common_spec[] = {
     { "backend", 'b', true, C_BACKEND },
@@ -20,6 +21,7 @@ static const tr_optspec common_spec[] = {
     { "options", 'o', true, C_OPTIONS },
     { "json", 0, true, C_JSON },
     { "plugin-path", 0, true, C_PLUGIN_PATH },
+    { "no-default-plugins", 0, false, C_NO_DEFAULT },
     { "seed", 0, true, C_SEED },
     { "verbose", 'v', false, C_VERBOSE },
     { NULL, 0, false, 0 },
@@ -68,6 +70,7 @@ static bool apply_common(tr_parser *p, int id, const char *arg, tr_common *c)
     case C_OPTIONS: c->options = arg; return true;
     case C_JSON: c->json_path = arg; return true;
     case C_PLUGIN_PATH: c->plugin_path = arg; return true;
+    case C_NO_DEFAULT: c->no_default_plugins = true; return true;
     case C_VERBOSE: c->verbose++; return true;
     case C_SEED:
         if (!tr_parse_u64(p->cmd, "--seed", arg, &c->seed))

@@ -26,6 +26,8 @@ bool tr_runtime_open(const tr_common *c, tq_runtime **out)
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
     o.plugin_path = c->plugin_path;
+    o.skip_install_dir = c->no_default_plugins;
+    o.skip_env = c->no_default_plugins;
     return !tr_report("cannot create the runtime", tq_runtime_create(&o, out));
 }
 

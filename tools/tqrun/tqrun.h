@@ -34,6 +34,7 @@ typedef struct tr_common {
     const char *options;        /* --options "variant=..." for tq_context_create */
     const char *json_path;      /* --json FILE */
     const char *plugin_path;    /* --plugin-path DIRS */
+    bool no_default_plugins;    /* --no-default-plugins: only --plugin-path is searched */
     uint64_t seed;              /* --seed */
     bool seed_set;
     int verbose;                /* -v */
