@@ -209,7 +209,7 @@ static void describe(tq_ocl_state *st, tq_ocl_device *dev)
     add_feature(info->features, sizeof info->features, buf);
 
     size_t wg = floor_pow2(dev->max_wg < 128 ? (dev->max_wg ? dev->max_wg : 1) : 128);
-    snprintf(info->default_variant, sizeof info->default_variant, "split-k/wg%zu", wg);
+    snprintf(info->default_variant, sizeof info->default_variant, "split-k-coop/wg%zu", wg);
 
     if (!dev->usable) {
         info->score = -100;

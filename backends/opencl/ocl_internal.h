@@ -21,6 +21,7 @@
 #include "tq/tq_plugin.h"
 
 #define TQ_OCL_QT 8            /* queries per attention work-group: TQ_CL_QT in common.cl */
+#define TQ_OCL_QD 4            /* queries per split-k-coop work-group: TQ_CL_QD */
 #define TQ_OCL_MAX_DEVICES 32
 
 /* Kernels of the one program, in creation order. */
@@ -33,6 +34,7 @@ enum tq_ocl_kernel {
     TQ_OCL_K_ROTATE,
     TQ_OCL_K_ATTENTION,
     TQ_OCL_K_ATTENTION_REDUCE,
+    TQ_OCL_K_ATTENTION_COOP,
     TQ_OCL_K_COUNT
 };
 extern const char *const tq_ocl_kernel_names[TQ_OCL_K_COUNT];
@@ -93,10 +95,16 @@ typedef struct tq_ocl_ctx {
     size_t wg_group;              /* work-group size of the per-128-group kernels */
     size_t wg_attn;               /* attention tile = work-group size */
     size_t wg_reduce;
+    size_t wg_coop;               /* split-k-coop work-group size */
     bool forced_variant;
+    int coop_mode;                /* TQ_OCL_COOP_*: which attention kernel runs */
     uint32_t forced_splits;       /* option splits=<n>: fixed split count (tests, tuning) */
     char attn_variant[64];        /* "split-k/wg128" */
 } tq_ocl_ctx;
+
+/* Attention kernel choice: split-k-coop where the shape allows it (default), only
+ * split-k-coop (forced: a shape it cannot run is an error), or only split-k. */
+enum { TQ_OCL_COOP_AUTO = 0, TQ_OCL_COOP_ONLY, TQ_OCL_COOP_OFF };
 
 typedef struct tq_ocl_buf {
     cl_mem mem;

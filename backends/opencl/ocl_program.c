@@ -15,6 +15,7 @@
 const char *const tq_ocl_kernel_names[TQ_OCL_K_COUNT] = {
     "tq_quantize_plain", "tq_quantize_q", "tq_quantize_turbo", "tq_dequantize",
     "tq_dequantize_turbo_inverse", "tq_rotate", "tq_attention", "tq_attention_reduce",
+    "tq_attention_coop",
 };
 
 /* Bumped when anything outside the hashed inputs changes what the binary must contain. */
@@ -34,7 +35,7 @@ static void build_options(const tq_ocl_device *dev, char *out, size_t cap)
      * TQ_OPENCL_BUILD_OPTIONS appends driver options for debugging (e.g. -cl-nv-verbose);
      * they are part of the cache key. */
     const char *extra = getenv("TQ_OPENCL_BUILD_OPTIONS");
-    snprintf(out, cap, "-cl-std=CL1.2 -DTQ_CL_QT=%d%s%s%s", TQ_OCL_QT,
+    snprintf(out, cap, "-cl-std=CL1.2 -DTQ_CL_QT=%d -DTQ_CL_QD=%d%s%s%s", TQ_OCL_QT, TQ_OCL_QD,
              dev->correct_sqrt ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
              extra && extra[0] ? " " : "", extra && extra[0] ? extra : "");
 }
@@ -276,28 +277,45 @@ tq_status tq_ocl_ctx_create_kernels(tq_ocl_ctx *ctx, const char *forced_variant)
     ctx->wg_reduce = floor_pow2(r < 128 ? r : 128);
 
     size_t attn_limit = kernel_wg(ctx, TQ_OCL_K_ATTENTION);
+    size_t coop_limit = kernel_wg(ctx, TQ_OCL_K_ATTENTION_COOP);
+    ctx->wg_attn = choose_attn_wg(ctx, attn_limit);
+    ctx->wg_coop = floor_pow2(coop_limit < 128 ? coop_limit : 128);
+    ctx->coop_mode = ctx->wg_coop >= 16 ? TQ_OCL_COOP_AUTO : TQ_OCL_COOP_OFF;
     if (forced_variant && forced_variant[0]) {
         unsigned long n = 0;
         char tail = 0;
-        if (sscanf(forced_variant, "split-k/wg%lu%c", &n, &tail) != 1 || n == 0 ||
-            (n & (n - 1)) != 0)
+        bool coop = strncmp(forced_variant, "split-k-coop/", 13) == 0;
+        int got = coop ? sscanf(forced_variant, "split-k-coop/wg%lu%c", &n, &tail)
+                       : sscanf(forced_variant, "split-k/wg%lu%c", &n, &tail);
+        size_t lo = coop ? 16 : TQ_OCL_QT * 2, hi = coop ? coop_limit : attn_limit;
+        if (got != 1 || n == 0 || (n & (n - 1)) != 0)
             return ctx->host->status_new(
                 TQ_CODE_INVALID_ARGUMENT,
-                "opencl: unknown variant '%s'; variants are split-k/wg<N> with N a power of "
-                "two from %d to %zu on '%s' (default %s)",
-                forced_variant, TQ_OCL_QT * 2, attn_limit, ctx->dev->info.name,
+                "opencl: unknown variant '%s'; variants are split-k/wg<N> (N a power of two "
+                "from %d to %zu) and split-k-coop/wg<N> (16 to %zu) on '%s' (default %s)",
+                forced_variant, TQ_OCL_QT * 2, attn_limit, coop_limit, ctx->dev->info.name,
                 ctx->dev->info.default_variant);
-        if (n < (unsigned long)TQ_OCL_QT * 2 || n > attn_limit)
+        if (n < lo || n > hi)
             return ctx->host->status_new(
                 TQ_CODE_UNSUPPORTED,
-                "opencl: variant '%s' needs work-groups of %lu items; the attention kernel on "
-                "'%s' allows %d to %zu",
-                forced_variant, n, ctx->dev->info.name, TQ_OCL_QT * 2, attn_limit);
-        ctx->wg_attn = n;
+                "opencl: variant '%s' needs work-groups of %lu items; that attention kernel on "
+                "'%s' allows %zu to %zu",
+                forced_variant, n, ctx->dev->info.name, lo, hi);
+        if (coop) {
+            ctx->wg_coop = n;
+            ctx->coop_mode = TQ_OCL_COOP_ONLY;
+        } else {
+            ctx->wg_attn = n;
+            ctx->coop_mode = TQ_OCL_COOP_OFF;
+        }
         ctx->forced_variant = true;
-    } else {
-        ctx->wg_attn = choose_attn_wg(ctx, attn_limit);
     }
-    snprintf(ctx->attn_variant, sizeof ctx->attn_variant, "split-k/wg%zu", ctx->wg_attn);
+    if (ctx->coop_mode == TQ_OCL_COOP_AUTO)
+        snprintf(ctx->attn_variant, sizeof ctx->attn_variant,
+                 "split-k-coop/wg%zu, else split-k/wg%zu", ctx->wg_coop, ctx->wg_attn);
+    else if (ctx->coop_mode == TQ_OCL_COOP_ONLY)
+        snprintf(ctx->attn_variant, sizeof ctx->attn_variant, "split-k-coop/wg%zu", ctx->wg_coop);
+    else
+        snprintf(ctx->attn_variant, sizeof ctx->attn_variant, "split-k/wg%zu", ctx->wg_attn);
     return NULL;
 }

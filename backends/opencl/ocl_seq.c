@@ -19,6 +19,7 @@ typedef struct attn_args {
     cl_uint type_k, type_v;
     cl_uint k_row_bytes, v_row_bytes;
     cl_float scale, softcap;
+    cl_uint team, tile_s;
 } attn_args;
 
 typedef struct op_rec {
@@ -26,6 +27,8 @@ typedef struct op_rec {
     cl_mem rows;              /* quantize: row indices (TQ_MEM_STAGING) */
     uint64_t rows_bytes;
     attn_args a;              /* attention plan */
+    bool coop;                /* split-k-coop kernel (else split-k) */
+    uint64_t lred_floats, ls_floats;   /* split-k-coop local memory */
     uint32_t n_seq;
     uint64_t scratch_bytes;
     cl_event ev_first, ev_last;
@@ -82,6 +85,63 @@ static uint64_t attn_local_bytes(uint32_t dk, uint32_t dv, size_t wg)
     return 4ull * (TQ_OCL_QT * ((uint64_t)dk + wg + 3) + attn_lo_floats(dv, wg)) + 2 * 16 * 4;
 }
 
+/* The split-k-coop kernel's shape for (dk, dv) on work-groups of wg (attention_coop.cl):
+ * team lanes per key, positions per scoring round, the exchange buffer and the most
+ * positions a split may hold in local memory. False (with why) when it cannot run it. */
+typedef struct coop_shape {
+    uint32_t team, tile_s;
+    uint64_t lred_floats, chunk_max;
+} coop_shape;
+
+static bool coop_fit(const tq_ocl_ctx *ctx, uint32_t dk, uint32_t dv, coop_shape *cs, char *why,
+                     size_t cap)
+{
+    const uint64_t wg = ctx->wg_coop;
+    if (dk % 8 != 0 || dv % 4 != 0) {
+        snprintf(why, cap, "head size %u: needs K rows in multiples of 8 and V in multiples of 4",
+                 dk % 8 != 0 ? dk : dv);
+        return false;
+    }
+    uint32_t nch = dk / 8, t = 1;
+    if (nch >= 16)
+        t = nch <= 32 ? 16 : 32;
+    else
+        while (t * 2 <= nch)
+            t *= 2;
+    if ((nch + t - 1) / t > 2 || t > wg || dv / 4 > wg) {
+        snprintf(why, cap, "head size %u does not fit work-groups of %llu (at most 2 chunks of "
+                 "8 per work-item, dv/4 work-items per V row)", dk > dv ? dk : dv,
+                 (unsigned long long)wg);
+        return false;
+    }
+    uint32_t ts = 4096 / (4 * t);
+    if (ts > 128)
+        ts = 128;
+    uint64_t kg_n = wg / (dv / 4);
+    uint64_t lred = (uint64_t)t * (4ull * ts + 4);
+    uint64_t need[3] = { 4ull * dk, wg + 4, kg_n * 4 * dv + 4 * kg_n };
+    for (int i = 0; i < 3; i++)
+        if (need[i] > lred)
+            lred = need[i];
+    uint64_t fixed = 4 * lred + 2 * 16 * 4 + 256;
+    uint64_t room = ctx->dev->local_mem > fixed ? (ctx->dev->local_mem - fixed) / (4 * TQ_OCL_QD) : 0;
+    /* At most 1024 positions (16 KiB of scores) per split: with the exchange buffer about
+     * 33 KiB per work-group, so several work-groups share a compute unit. */
+    uint64_t chunk_max = room < 1024 ? room : 1024;
+    chunk_max = chunk_max / ts * ts;
+    if (chunk_max < ts) {
+        snprintf(why, cap, "needs %llu bytes of local memory per work-group; '%s' has %llu",
+                 (unsigned long long)(fixed + 4ull * TQ_OCL_QD * ts), ctx->dev->info.name,
+                 (unsigned long long)ctx->dev->local_mem);
+        return false;
+    }
+    cs->team = t;
+    cs->tile_s = ts;
+    cs->lred_floats = lred;
+    cs->chunk_max = chunk_max;
+    return true;
+}
+
 /* ------------------------------------------------------------------ supports */
 
 static tq_status too_big(tq_ocl_ctx *ctx, const char *what, uint64_t v, uint64_t limit)
@@ -119,6 +179,18 @@ tq_status tq_ocl_supports(void *vctx, const tq_op *op)
             return too_big(ctx, "context", (uint64_t)op->k.ne[1], u32);
         uint32_t dk = is_turbo(op->k.type) ? pad128(d) : d;
         uint32_t dv = is_turbo(op->v.type) ? pad128(d) : d;
+        if (ctx->coop_mode != TQ_OCL_COOP_OFF) {
+            coop_shape cs;
+            char why[200];
+            if (coop_fit(ctx, dk, dv, &cs, why, sizeof why))
+                return NULL;
+            if (ctx->coop_mode == TQ_OCL_COOP_ONLY)
+                return ctx->host->status_new(
+                    TQ_CODE_UNSUPPORTED,
+                    "opencl: variant split-k-coop/wg%zu cannot run attention with d=%u (%s K, "
+                    "%s V) on '%s': %s", ctx->wg_coop, d, type_name(op->k.type),
+                    type_name(op->v.type), ctx->dev->info.name, why);
+        }
         uint64_t need = attn_local_bytes(dk, dv, ctx->wg_attn);
         if (need > ctx->dev->local_mem)
             return ctx->host->status_new(
@@ -226,21 +298,48 @@ static tq_status plan_attention(tq_ocl_seq *seq, op_rec *r)
     a->scale = op->scale;
     a->softcap = op->softcap;
 
-    /* Split the context so the device has a few work-groups per compute unit; the split
+    /* Split the context so the device has several work-groups per compute unit; the split
      * count never depends on n_ctx, only on the positions this dispatch reads. */
-    const uint64_t wg = ctx->wg_attn;
-    uint64_t tiles = (a->n_kv + wg - 1) / wg;
-    uint64_t base = (uint64_t)a->n_kv_head * a->n_qtile * r->n_seq;
-    uint64_t target = 8ull * (ctx->dev->compute_units ? ctx->dev->compute_units : 1);
-    uint64_t n_split = (target + base - 1) / base;
-    if (ctx->forced_splits)
-        n_split = ctx->forced_splits;
-    if (n_split > tiles)
-        n_split = tiles;
+    const uint64_t cu = ctx->dev->compute_units ? ctx->dev->compute_units : 1;
+    coop_shape cs;
+    char why[200];
+    r->coop = ctx->coop_mode != TQ_OCL_COOP_OFF &&
+              coop_fit(ctx, a->dk, a->dv, &cs, why, sizeof why);
+    uint64_t n_split, chunk;
+    if (r->coop) {
+        /* split-k-coop: tiles of 4 queries; splits of whole scoring rounds, at most
+         * chunk_max positions (the split's scores live in local memory). */
+        a->n_qtile = (a->group * a->n_q + TQ_OCL_QD - 1) / TQ_OCL_QD;
+        a->team = cs.team;
+        a->tile_s = cs.tile_s;
+        r->lred_floats = cs.lred_floats;
+        uint64_t base = (uint64_t)a->n_kv_head * a->n_qtile * r->n_seq;
+        n_split = ctx->forced_splits ? ctx->forced_splits : (8 * cu + base - 1) / base;
+        if (n_split < 1)
+            n_split = 1;
+        chunk = (a->n_kv + n_split - 1) / n_split;
+        chunk = (chunk + cs.tile_s - 1) / cs.tile_s * cs.tile_s;
+        if (chunk < cs.tile_s)
+            chunk = cs.tile_s;
+        if (chunk > cs.chunk_max)
+            chunk = cs.chunk_max;
+        r->ls_floats = chunk * TQ_OCL_QD;
+    } else {
+        const uint64_t wg = ctx->wg_attn;
+        uint64_t tiles = (a->n_kv + wg - 1) / wg;
+        uint64_t base = (uint64_t)a->n_kv_head * a->n_qtile * r->n_seq;
+        n_split = (8 * cu + base - 1) / base;
+        if (ctx->forced_splits)
+            n_split = ctx->forced_splits;
+        if (n_split > tiles)
+            n_split = tiles;
+        if (n_split < 1)
+            n_split = 1;
+        chunk = (tiles + n_split - 1) / n_split * wg;
+    }
+    n_split = (a->n_kv + chunk - 1) / chunk;
     if (n_split < 1)
         n_split = 1;
-    uint64_t chunk = (tiles + n_split - 1) / n_split * wg;
-    n_split = (a->n_kv + chunk - 1) / chunk;
     a->chunk = (cl_uint)chunk;
     a->n_split = (cl_uint)n_split;
 
@@ -265,7 +364,11 @@ static tq_status plan_attention(tq_ocl_seq *seq, op_rec *r)
         seq->scratch_bytes = r->scratch_bytes;
         ctx->host->mem_add(ctx->acct, TQ_MEM_SCRATCH, (int64_t)r->scratch_bytes);
     }
-    snprintf(r->timing.variant, sizeof r->timing.variant, "%s", ctx->attn_variant);
+    if (r->coop)
+        snprintf(r->timing.variant, sizeof r->timing.variant, "split-k-coop/wg%zu/t%u/lmem",
+                 ctx->wg_coop, a->team);
+    else
+        snprintf(r->timing.variant, sizeof r->timing.variant, "split-k/wg%zu", ctx->wg_attn);
     r->timing.bytes_read = (uint64_t)op->q.nb[1] * (uint64_t)rows_of(&op->q) +
                            (uint64_t)a->n_kv * a->n_kv_head * r->n_seq *
                                ((uint64_t)a->k_row_bytes + a->v_row_bytes);
@@ -477,24 +580,42 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
     cl_mem q = mem_of(&op->q), k = mem_of(&op->k), v = mem_of(&op->v), out = mem_of(&op->out);
     cl_ulong q_off = op->q.offset, k_off = op->k.offset, v_off = op->v.offset;
     cl_ulong o_off = op->out.offset;
-    size_t wg = ctx->wg_attn;
-
-    argset as = { ctx, ctx->kernels[TQ_OCL_K_ATTENTION], 0, CL_SUCCESS };
-    ARG(&as, q);
-    ARG(&as, q_off);
-    ARG(&as, k);
-    ARG(&as, k_off);
-    ARG(&as, v);
-    ARG(&as, v_off);
-    ARG(&as, seq->scratch);
-    ARG(&as, *a);
-    ARG_LOCAL(&as, TQ_OCL_QT * a->dk * sizeof(cl_float));
-    ARG_LOCAL(&as, TQ_OCL_QT * wg * sizeof(cl_float));
-    ARG_LOCAL(&as, attn_lo_floats(a->dv, wg) * sizeof(cl_float));
-    ARG_LOCAL(&as, 3 * TQ_OCL_QT * sizeof(cl_float));
-    size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
-    size_t local[3] = { wg, 1, 1 };
-    cl_int err = launch(ctx, &as, 3, global, local, &r->ev_first);
+    cl_int err;
+    if (r->coop) {
+        size_t wg = ctx->wg_coop;
+        argset as = { ctx, ctx->kernels[TQ_OCL_K_ATTENTION_COOP], 0, CL_SUCCESS };
+        ARG(&as, q);
+        ARG(&as, q_off);
+        ARG(&as, k);
+        ARG(&as, k_off);
+        ARG(&as, v);
+        ARG(&as, v_off);
+        ARG(&as, seq->scratch);
+        ARG(&as, *a);
+        ARG_LOCAL(&as, r->lred_floats * sizeof(cl_float));
+        ARG_LOCAL(&as, r->ls_floats * sizeof(cl_float));
+        size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
+        size_t local[3] = { wg, 1, 1 };
+        err = launch(ctx, &as, 3, global, local, &r->ev_first);
+    } else {
+        size_t wg = ctx->wg_attn;
+        argset as = { ctx, ctx->kernels[TQ_OCL_K_ATTENTION], 0, CL_SUCCESS };
+        ARG(&as, q);
+        ARG(&as, q_off);
+        ARG(&as, k);
+        ARG(&as, k_off);
+        ARG(&as, v);
+        ARG(&as, v_off);
+        ARG(&as, seq->scratch);
+        ARG(&as, *a);
+        ARG_LOCAL(&as, TQ_OCL_QT * a->dk * sizeof(cl_float));
+        ARG_LOCAL(&as, TQ_OCL_QT * wg * sizeof(cl_float));
+        ARG_LOCAL(&as, attn_lo_floats(a->dv, wg) * sizeof(cl_float));
+        ARG_LOCAL(&as, 3 * TQ_OCL_QT * sizeof(cl_float));
+        size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
+        size_t local[3] = { wg, 1, 1 };
+        err = launch(ctx, &as, 3, global, local, &r->ev_first);
+    }
     if (err != CL_SUCCESS)
         return err;
 
@@ -505,6 +626,7 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
     ARG(&rs, o_off);
     ARG(&rs, *a);
     ARG_LOCAL(&rs, a->dv * sizeof(cl_float));
+    ARG_LOCAL(&rs, rwg * sizeof(cl_float));
     size_t rglobal[3] = { a->n_head * rwg, a->n_q, r->n_seq }, rlocal[3] = { rwg, 1, 1 };
     return launch(ctx, &rs, 3, rglobal, rlocal, &r->ev_last);
 }

@@ -34,6 +34,8 @@ typedef struct tq_attn_args {
     uint type_k, type_v;
     uint k_row_bytes, v_row_bytes;
     float scale, softcap;
+    uint team;        /* split-k-coop: work-items sharing a key (power of two) */
+    uint tile_s;      /* split-k-coop: positions scored per round */
 } tq_attn_args;
 
 /* K dot products of one key row against the tile's queries (acc[q] += <k, q_q>). */
@@ -442,36 +444,68 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
     }
 }
 
-/* Merges the splits of one (head, token, sequence): global = (n_head * lsz, n_q, n_seq).
- * Local x[dv] (used for the inverse rotation of a turbo V). */
+/* Merges the splits of one (head, token, sequence): global = (n_head * lsz, n_q, n_seq),
+ * lsz a power of two. Local x[dv] (the merged row; the inverse rotation of a turbo V runs
+ * on it) and lw[lsz]. The work-items share the splits: a tree maximum, then batches of lsz
+ * split weights exp(m_i - max) in lw, each work-item adding its dimensions over a batch
+ * (coalesced reads of the partial rows), and a tree sum of the softmax denominators. */
 __kernel void tq_attention_reduce(__global const float *part, __global uchar *obuf, ulong o_off,
-                                  const tq_attn_args a, __local float *x)
+                                  const tq_attn_args a, __local float *x, __local float *lw)
 {
     const uint lid = get_local_id(0), lsz = get_local_size(0);
     const uint h = get_group_id(0), tok = get_group_id(1), s = get_group_id(2);
-    const uint dv = a.dv;
-    const ulong p0 = (((ulong)s * a.n_q + tok) * a.n_head + h) * a.n_split;
-    __global const float *pp = part + p0 * (dv + 2u);
+    const uint dv = a.dv, stride = dv + 2u, ns = a.n_split;
+    const ulong p0 = (((ulong)s * a.n_q + tok) * a.n_head + h) * ns;
+    __global const float *pp = part + p0 * stride;
 
     float mx = -INFINITY;
-    for (uint i = 0; i < a.n_split; i++)
-        mx = fmax(mx, pp[i * (dv + 2u) + dv]);
-    float l = 0.0f;
-    for (uint i = 0; i < a.n_split; i++) {
-        float m = pp[i * (dv + 2u) + dv];
-        if (m != -INFINITY)
-            l += pp[i * (dv + 2u) + dv + 1u] * exp(m - mx);
+    for (uint i = lid; i < ns; i += lsz)
+        mx = fmax(mx, pp[i * stride + dv]);
+    lw[lid] = mx;
+    for (uint w = lsz / 2u; w > 0u; w /= 2u) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < w)
+            lw[lid] = fmax(lw[lid], lw[lid + w]);
     }
-    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
-    for (uint e = lid; e < dv; e += lsz) {
-        float o = 0.0f;
-        for (uint i = 0; i < a.n_split; i++) {
-            float m = pp[i * (dv + 2u) + dv];
-            if (m != -INFINITY)
-                o = fma(pp[i * (dv + 2u) + e], exp(m - mx), o);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    mx = lw[0];
+    for (uint e = lid; e < dv; e += lsz)
+        x[e] = 0.0f;
+    float lsum = 0.0f;
+    for (uint base = 0; base < ns; base += lsz) {
+        barrier(CLK_LOCAL_MEM_FENCE);   /* lw / x of the previous step read */
+        uint i = base + lid;
+        float w = 0.0f;
+        if (i < ns) {
+            float m = pp[i * stride + dv];
+            if (m != -INFINITY) {
+                w = exp(m - mx);
+                lsum = fma(pp[i * stride + dv + 1u], w, lsum);
+            }
         }
-        x[e] = o * inv_l;
+        lw[lid] = w;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        uint nb = min(lsz, ns - base);
+        for (uint e = lid; e < dv; e += lsz) {
+            float o = x[e];
+            __global const float *pe = pp + (ulong)base * stride + e;
+            for (uint k = 0; k < nb; k++)
+                o = fma(pe[(ulong)k * stride], lw[k], o);
+            x[e] = o;
+        }
     }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    lw[lid] = lsum;
+    for (uint w = lsz / 2u; w > 0u; w /= 2u) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lid < w)
+            lw[lid] += lw[lid + w];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float l = lw[0];
+    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+    for (uint e = lid; e < dv; e += lsz)
+        x[e] *= inv_l;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (tq_is_turbo((int)a.type_v)) {
         tq_rotate_local(x, dv / TQ_TURBO_GROUP, 1, lid, lsz);

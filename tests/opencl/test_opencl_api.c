@@ -188,7 +188,7 @@ static void test_cache_quantize_and_attention_match_the_reference(void **state)
     tq_op_timing tm;
     OK(tq_sequence_timing(seq, 5, &tm));
     assert_string_equal(tm.op, "attention");
-    assert_non_null(strstr(tm.variant, "split-k/wg"));
+    assert_non_null(strstr(tm.variant, "split-k-coop/wg"));
     assert_true(tm.device_ns > 0);
     OK(tq_sequence_timing(seq, 4, &tm));
     assert_string_equal(tm.op, "quantize");

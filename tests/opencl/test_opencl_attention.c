@@ -206,12 +206,17 @@ static void test_softcap_scale_and_two_sequences(void **state)
     }
 }
 
-/* Small work-groups so a short context spans several tiles and splits. */
+/* Small work-groups so a short context spans several tiles and splits, for both kernels
+ * (split-k and split-k-coop); the reported variant names the kernel and size that ran. */
 static void test_split_context_paths(void **state)
 {
     (void)state;
     const char *opts[] = { "variant=split-k/wg16", "variant=split-k/wg16,splits=3",
-                           "variant=split-k/wg32,splits=64" };
+                           "variant=split-k/wg32,splits=64", "variant=split-k-coop/wg32",
+                           "variant=split-k-coop/wg32,splits=3",
+                           "variant=split-k-coop/wg64,splits=64" };
+    const char *want[] = { "split-k/wg16", "split-k/wg16", "split-k/wg32",
+                           "split-k-coop/wg32/", "split-k-coop/wg32/", "split-k-coop/wg64/" };
     for (size_t o = 0; o < sizeof opts / sizeof opts[0]; o++) {
         hx_reopen_context(&H, opts[o]);
         for (size_t p = 0; p < N_PAIRS; p++) {
@@ -221,13 +226,72 @@ static void test_split_context_paths(void **state)
             s.n_q = 2;
             tq_plugin_timing tm;
             assert_true(run_attention(&s, &tm) <= 1e-6);
-            assert_non_null(strstr(opts[o], tm.variant));
+            assert_true(strncmp(tm.variant, want[o], strlen(want[o])) == 0);
             s.causal = true;
             s.n_q = 20;
             s.q_pos0 = 81;
             assert_true(run_attention(&s, NULL) <= 1e-6);
         }
     }
+    hx_reopen_context(&H, NULL);
+}
+
+/* The older split-k kernel stays correct for every K/V pair (it runs the shapes
+ * split-k-coop cannot, and whenever it is asked for by name). */
+static void test_split_k_every_kv_type_pair(void **state)
+{
+    (void)state;
+    hx_reopen_context(&H, "variant=split-k/wg64");
+    for (int tk = 0; tk < TQ_TYPE_COUNT; tk++)
+        for (int tv = 0; tv < TQ_TYPE_COUNT; tv++) {
+            shape s = decode_shape((tq_type)tk, (tq_type)tv);
+            s.n_kv_head = 8;
+            tq_plugin_timing tm;
+            assert_true(run_attention(&s, &tm) <= 1e-6);
+            assert_string_equal(tm.variant, "split-k/wg64");
+        }
+    hx_reopen_context(&H, NULL);
+}
+
+/* A head size split-k-coop cannot run (not a multiple of 8) runs on split-k by default,
+ * and is an error when split-k-coop is asked for by name. */
+static void test_coop_shape_limits(void **state)
+{
+    (void)state;
+    shape s = decode_shape(TQ_TYPE_F16, TQ_TYPE_Q8_0);
+    s.tv = TQ_TYPE_F16;
+    s.d = 36;
+    tq_plugin_timing tm;
+    assert_true(run_attention(&s, &tm) <= 1e-6);
+    assert_true(strncmp(tm.variant, "split-k/wg", 10) == 0);
+    s.d = 128;
+    assert_true(run_attention(&s, &tm) <= 1e-6);
+    assert_true(strncmp(tm.variant, "split-k-coop/wg", 15) == 0);
+
+    hx_reopen_context(&H, "variant=split-k-coop/wg64");
+    tq_op op;
+    memset(&op, 0, sizeof op);
+    hx_tensor tq_, tk, tv, to;
+    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, 36, 8, 1, 1);
+    hx_tensor_new(&H, &tk, TQ_TYPE_F16, 36, 16, 2, 1);
+    hx_tensor_new(&H, &tv, TQ_TYPE_F16, 36, 16, 2, 1);
+    hx_tensor_new(&H, &to, TQ_TYPE_F32, 36, 8, 1, 1);
+    op.struct_size = sizeof op;
+    op.kind = TQ_OP_ATTENTION;
+    op.q = tq_.ref;
+    op.k = tk.ref;
+    op.v = tv.ref;
+    op.out = to.ref;
+    op.n_kv = 16;
+    op.scale = 0.1f;
+    tq_status st = H.ops->supports(H.ctx, &op);
+    assert_non_null(st);
+    assert_non_null(strstr(tq_status_message(st), "split-k-coop"));
+    tq_status_free(st);
+    hx_tensor_free(&H, &tq_);
+    hx_tensor_free(&H, &tk);
+    hx_tensor_free(&H, &tv);
+    hx_tensor_free(&H, &to);
     hx_reopen_context(&H, NULL);
 }
 
@@ -281,6 +345,8 @@ int main(void)
         cmocka_unit_test(test_prefill_causal),
         cmocka_unit_test(test_softcap_scale_and_two_sequences),
         cmocka_unit_test(test_split_context_paths),
+        cmocka_unit_test(test_split_k_every_kv_type_pair),
+        cmocka_unit_test(test_coop_shape_limits),
         cmocka_unit_test(test_decode_scratch_does_not_grow_with_context),
     };
     return cmocka_run_group_tests_name("opencl_attention", tests, setup, teardown);
