@@ -208,6 +208,23 @@ static void test_list_json_has_plugins_and_devices(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_json_to_stdout_is_clean(void **state)
+{
+    (void)state;
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "'%s' memory --ctx 4096 --types turbo3 --json - 2>/dev/null", tqrun);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text - 1, p);
+    text[n] = 0;
+    assert_int_equal(pclose(p), 0);
+    cJSON *doc = cJSON_Parse(text); /* the table went to stderr */
+    assert_non_null(doc);
+    check_header(doc);
+    cJSON_Delete(doc);
+}
+
 int main(void)
 {
     const char *bin = getenv("TQ_TEST_BIN_DIR"), *dir = getenv("TQRUN_JSON_DIR");
@@ -223,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_memory_json_has_exact_prediction),
         cmocka_unit_test(test_quality_json_has_mse),
         cmocka_unit_test(test_list_json_has_plugins_and_devices),
+        cmocka_unit_test(test_json_to_stdout_is_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

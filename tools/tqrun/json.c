@@ -103,6 +103,26 @@ cJSON *tr_json_record_new(cJSON *doc, const tr_target *t, const char *variant, c
     return rec;
 }
 
+/* With --json -, the document owns stdout: tables and messages go to stderr instead, so
+ * `tqrun bench --json - | jq` gets clean JSON. */
+static FILE *json_stdout;
+
+void tr_json_claim_stdout(void)
+{
+    if (json_stdout)
+        return;
+    fflush(stdout);
+    int fd = dup(STDOUT_FILENO);
+    if (fd < 0)
+        return;
+    json_stdout = fdopen(fd, "w");
+    if (!json_stdout) {
+        close(fd);
+        return;
+    }
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+}
+
 void tr_json_add_memory(cJSON *rec, const tq_memory_stats *m)
 {
     cJSON *mem = cJSON_AddObjectToObject(rec, "memory");
@@ -134,8 +154,10 @@ bool tr_json_write(const cJSON *doc, const char *path)
     }
     bool ok = true;
     if (strcmp(path, "-") == 0) {
-        fputs(text, stdout);
-        fputc('\n', stdout);
+        FILE *out = json_stdout ? json_stdout : stdout;
+        fputs(text, out);
+        fputc('\n', out);
+        fflush(out);
     } else {
         FILE *f = fopen(path, "w");
         if (!f || fputs(text, f) < 0 || fputc('\n', f) == EOF) {

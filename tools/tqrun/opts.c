@@ -68,7 +68,11 @@ static bool apply_common(tr_parser *p, int id, const char *arg, tr_common *c)
     case C_BACKEND: c->backends = arg; return true;
     case C_DEVICE: c->device = arg; return true;
     case C_OPTIONS: c->options = arg; return true;
-    case C_JSON: c->json_path = arg; return true;
+    case C_JSON:
+        c->json_path = arg;
+        if (strcmp(arg, "-") == 0)
+            tr_json_claim_stdout();
+        return true;
     case C_PLUGIN_PATH: c->plugin_path = arg; return true;
     case C_NO_DEFAULT: c->no_default_plugins = true; return true;
     case C_VERBOSE: c->verbose++; return true;

@@ -136,6 +136,8 @@ cJSON *tr_json_records(cJSON *doc);
 cJSON *tr_json_record_new(cJSON *doc, const tr_target *t, const char *variant, const char *op);
 void tr_json_add_memory(cJSON *rec, const tq_memory_stats *m);
 void tr_json_add_check(cJSON *rec, const char *metric, double value, double limit, bool pass);
+/* For --json -: moves everything else printed on stdout to stderr. */
+void tr_json_claim_stdout(void);
 /* Writes doc to path ("-" = stdout); prints an error and returns false on failure. */
 bool tr_json_write(const cJSON *doc, const char *path);
 
