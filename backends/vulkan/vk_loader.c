@@ -24,7 +24,7 @@ tq_status tq_vk_loader_open(const tq_host_api *host, tq_vk_loader *loader, tq_vk
     tried[0] = '\0';
     memset(loader, 0, sizeof(*loader));
     for (int i = 0; i < n; i++) {
-        void *lib = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        void *lib = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
         if (!lib) {
             const char *why = dlerror();
             int w = snprintf(tried + used, sizeof(tried) - used, "%s%s (%s)", used ? "; " : "",
@@ -118,4 +118,75 @@ const char *tq_vk_result_name(VkResult r)
     case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
     default: return "VK_ERROR_UNKNOWN";
     }
+}
+
+/* ---- keeping drivers resident
+ * The loader dlcloses the ICDs on vkDestroyInstance. Unloading a driver buys nothing in
+ * a long-lived host and makes leak checkers report the driver's still-reachable memory
+ * as leaks from an "<unknown module>" (which then fails every ASan test of every
+ * backend that loads this plugin). So every library that instance creation brought in
+ * is pinned with RTLD_NODELETE. */
+#include <link.h>
+
+typedef struct lib_list {
+    char **names;
+    size_t n, cap;
+} lib_list;
+
+static int collect_lib(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    lib_list *l = data;
+    if (!info->dlpi_name || !info->dlpi_name[0])
+        return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **nn = realloc(l->names, cap * sizeof(*nn));
+        if (!nn)
+            return 1;
+        l->names = nn;
+        l->cap = cap;
+    }
+    l->names[l->n] = strdup(info->dlpi_name);
+    if (l->names[l->n])
+        l->n++;
+    return 0;
+}
+
+static void free_list(lib_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->names[i]);
+    free(l->names);
+    memset(l, 0, sizeof(*l));
+}
+
+void *tq_vk_libs_snapshot(void)
+{
+    lib_list *l = calloc(1, sizeof(*l));
+    if (l)
+        dl_iterate_phdr(collect_lib, l);
+    return l;
+}
+
+void tq_vk_libs_pin_new(void *snapshot)
+{
+    lib_list *before = snapshot;
+    if (!before)
+        return;
+    lib_list now = { 0 };
+    dl_iterate_phdr(collect_lib, &now);
+    for (size_t i = 0; i < now.n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < before->n && !seen; j++)
+            seen = strcmp(now.names[i], before->names[j]) == 0;
+        if (seen)
+            continue;
+        void *h = dlopen(now.names[i], RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+        if (h)
+            dlclose(h);   /* drops our reference; NODELETE keeps it mapped */
+    }
+    free_list(&now);
+    free_list(before);
+    free(before);
 }

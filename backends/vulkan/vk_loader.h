@@ -22,6 +22,11 @@ void      tq_vk_loader_close(tq_vk_loader *loader);
 tq_status tq_vk_load_instance_fns(const tq_host_api *host, tq_vk_fns *fns, VkInstance instance);
 tq_status tq_vk_load_device_fns(const tq_host_api *host, tq_vk_fns *fns, VkDevice device);
 
+/* Snapshot of the loaded libraries; pin_new pins (RTLD_NODELETE) every library loaded
+ * since the snapshot (the ICDs) and frees the snapshot. */
+void *tq_vk_libs_snapshot(void);
+void  tq_vk_libs_pin_new(void *snapshot);
+
 /* "VK_ERROR_OUT_OF_DEVICE_MEMORY" etc. */
 const char *tq_vk_result_name(VkResult r);
 

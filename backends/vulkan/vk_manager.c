@@ -252,7 +252,9 @@ tq_status tq_vk_state_create(const tq_host_api *host, tq_vk_state **out)
                               .apiVersion = st->api_version };
     VkInstanceCreateInfo ici = { .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                                  .pApplicationInfo = &app };
+    void *libs = tq_vk_libs_snapshot();
     VkResult r = st->fns.vkCreateInstance(&ici, NULL, &st->instance);
+    tq_vk_libs_pin_new(libs);
     if (r != VK_SUCCESS) {
         tq_vk_loader_close(&st->loader);
         free(st);
