@@ -26,6 +26,20 @@ typedef struct ck_case_list {
     int n, cap;
 } ck_case_list;
 
+/* The judgement of one case. */
+typedef struct ck_verdict {
+    const char *metric;
+    double value, limit;
+    bool pass, skipped;
+    uint64_t guard_damage, nonfinite, boundary;
+    char variant[64];
+    char reason[256];       /* skip or error reason */
+} ck_verdict;
+
+/* Runs case c on ctx and on ref with inputs derived from seed and the case's name. */
+void ck_run_case(tq_context *ctx, tq_context *ref, const ck_case *c, uint64_t seed,
+                 ck_verdict *v);
+
 bool ck_cases_build(const tr_check_opts *o, ck_case_list *l);
 void ck_cases_free(ck_case_list *l);
 const char *ck_op_name(int op);
