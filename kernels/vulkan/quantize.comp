@@ -161,7 +161,8 @@ void main()
         for (uint st = 16u; st > 0u; st >>= 1) {
             if ((tid & 31u) < st) {
                 float a = sh_red[tid], b = sh_red[tid + st];
-                if (b > a) {
+                // the first position wins a tie (the reference scans in order)
+                if (b > a || (b == a && sh_idx[tid + st] < sh_idx[tid])) {
                     sh_red[tid] = b;
                     sh_idx[tid] = sh_idx[tid + st];
                 }
@@ -193,8 +194,11 @@ void main()
         }
         barrier();
         sh_idx[tid] = q;
+        // q4_0 of an all-zero block: the reference's d = (+0) / -8 = -0 (0x8000). Drivers
+        // need not keep signed zeros without float-controls, so it is written explicitly.
         if ((tid & 31u) == 0u)
-            sh_scale[blk] = tq_float_to_half(dsc);
+            sh_scale[blk] = (DST_TYPE == TQ_TYPE_ID_Q4_0 && amax == 0.0) ? 0x8000u
+                                                                         : tq_float_to_half(dsc);
         out_start = dbase + tq_block_bytes(DST_TYPE) * (chunk * 4u);
         out_bytes = tq_block_bytes(DST_TYPE) * (n_elems / 32u);
     }

@@ -111,6 +111,16 @@ float tq_sqrt(float a)
     return fma(r, tq_div(0.5, s), s);
 }
 
+// a * b with the IEEE sign of a zero product (drivers may drop signed zeros unless the
+// module declares SignedZeroInfNanPreserve; dequantize must be bit-exact).
+float tq_mul_exact(float a, float b)
+{
+    float r = a * b;
+    if (r == 0.0)
+        r = uintBitsToFloat((floatBitsToUint(a) ^ floatBitsToUint(b)) & 0x80000000u);
+    return r;
+}
+
 // roundf(): half away from zero, exact.
 float tq_round_away(float v)
 {

@@ -45,8 +45,17 @@ static void check_quantize(tq_type dst_type, tq_type src_type, int64_t d, int64_
     int64_t n_src = d * n_kv_head * n_tokens * n_seq;
     float *x = malloc(n_src * sizeof(float));
     vkt_fill_randn(x, n_src, seed);
+    uint64_t rs = seed;               /* row scales over ~3 decades */
+    for (int64_t r = 0; r < n_src / d; r++) {
+        float sc = expf(1.2f * vkt_randn(&rs));
+        for (int64_t i = 0; i < d; i++)
+            x[r * d + i] *= sc;
+    }
     for (int64_t i = 0; i < d; i++)   /* one all-zero row: turbo zero-block rule */
         x[i] = 0.0f;
+    if (n_src >= 2 * d)               /* one row of magnitude ties with mixed signs */
+        for (int64_t i = 0; i < d; i++)
+            x[d + i] = (float)((i * 5) % 7 - 3) * 0.5f;
     uint16_t *xh = malloc(n_src * 2);
     if (src_type == TQ_TYPE_F16)
         for (int64_t i = 0; i < n_src; i++) {
