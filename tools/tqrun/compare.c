@@ -395,9 +395,16 @@ static bool parse_gate(const char *s, cmp_gate *g)
     return false;
 }
 
+/* MiB from 1 MiB up (the figure people quote), KiB or bytes below, so a small scratch
+ * that grew 14x does not print as "0.0 MiB -> 0.3 MiB". */
 static const char *fmt_mib(double bytes, char *buf, size_t size)
 {
-    snprintf(buf, size, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    if (bytes >= 1024.0 * 1024.0)
+        snprintf(buf, size, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    else if (bytes >= 1024.0)
+        snprintf(buf, size, "%.1f KiB", bytes / 1024.0);
+    else
+        snprintf(buf, size, "%.0f bytes", bytes);
     return buf;
 }
 
