@@ -489,7 +489,16 @@ __kernel void tq_attention_reduce(__global const float *part, __global uchar *ob
         for (uint e = lid; e < dv; e += lsz) {
             float o = x[e];
             __global const float *pe = pp + (ulong)base * stride + e;
-            for (uint k = 0; k < nb; k++)
+            uint k = 0;
+            for (; k + 4u <= nb; k += 4u) {         /* four loads in flight */
+                float x0 = pe[(ulong)k * stride], x1 = pe[(ulong)(k + 1u) * stride];
+                float x2 = pe[(ulong)(k + 2u) * stride], x3 = pe[(ulong)(k + 3u) * stride];
+                o = fma(x0, lw[k], o);
+                o = fma(x1, lw[k + 1u], o);
+                o = fma(x2, lw[k + 2u], o);
+                o = fma(x3, lw[k + 3u], o);
+            }
+            for (; k < nb; k++)
                 o = fma(pe[(ulong)k * stride], lw[k], o);
             x[e] = o;
         }

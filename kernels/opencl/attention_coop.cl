@@ -222,19 +222,47 @@ __kernel void tq_attention_coop(__global const uchar *qbuf, ulong q_off,
     for (uint t0 = 0; t0 < n; t0 += TS) {
         const uint tn = min(TS, n - t0);
         if (has_a) {
-#define TQ_COOP_KLOOP(TYPE)                                                                  \
-            for (uint jj = kt; jj < tn; jj += KP) {                                          \
-                __global const uchar *kr = kbase + (ulong)(t0 + jj) * a.k_row_bytes;          \
-                float sc;                                                                    \
-                float8 k = tq_k_chunk(TYPE, kr, c_a, lcbk, &sc);                             \
-                float4 d4 = (float4)(tq_dot8(k, qa0), tq_dot8(k, qa1), tq_dot8(k, qa2),      \
-                                     tq_dot8(k, qa3)) * sc;                                  \
+/* Four keys per step, their loads issued before any use, so a work-item keeps several
+ * reads in flight (one key at a time left the kernel waiting on memory latency). */
+#define TQ_COOP_KDOT(TYPE, JJ, KV, SV, D4)                                                   \
+            {                                                                                \
+                __global const uchar *kr_ = kbase + (ulong)(t0 + (JJ)) * a.k_row_bytes;       \
+                KV = tq_k_chunk(TYPE, kr_, c_a, lcbk, &SV);                                  \
+            }
+#define TQ_COOP_KUSE(TYPE, JJ, KV, SV)                                                       \
+            {                                                                                \
+                float4 d4 = (float4)(tq_dot8(KV, qa0), tq_dot8(KV, qa1), tq_dot8(KV, qa2),   \
+                                     tq_dot8(KV, qa3)) * SV;                                 \
                 if (has_b) {                                                                 \
-                    k = tq_k_chunk(TYPE, kr, c_b, lcbk, &sc);                                \
-                    d4 += (float4)(tq_dot8(k, qb0), tq_dot8(k, qb1), tq_dot8(k, qb2),        \
-                                   tq_dot8(k, qb3)) * sc;                                    \
+                    __global const uchar *kr_ = kbase + (ulong)(t0 + (JJ)) * a.k_row_bytes;   \
+                    float sb_;                                                               \
+                    float8 kb_ = tq_k_chunk(TYPE, kr_, c_b, lcbk, &sb_);                     \
+                    d4 += (float4)(tq_dot8(kb_, qb0), tq_dot8(kb_, qb1), tq_dot8(kb_, qb2),  \
+                                   tq_dot8(kb_, qb3)) * sb_;                                 \
                 }                                                                            \
-                vstore4(d4, 0, lred + tl * LS + jj * 4u);                                    \
+                vstore4(d4, 0, lred + tl * LS + (JJ) * 4u);                                  \
+            }
+#define TQ_COOP_KLOOP(TYPE)                                                                  \
+            {                                                                                \
+                uint jj = kt;                                                                \
+                for (; jj + 3u * KP < tn; jj += 4u * KP) {                                   \
+                    float8 k0, k1, k2, k3;                                                   \
+                    float s0, s1, s2, s3;                                                    \
+                    TQ_COOP_KDOT(TYPE, jj, k0, s0, 0)                                        \
+                    TQ_COOP_KDOT(TYPE, jj + KP, k1, s1, 0)                                   \
+                    TQ_COOP_KDOT(TYPE, jj + 2u * KP, k2, s2, 0)                              \
+                    TQ_COOP_KDOT(TYPE, jj + 3u * KP, k3, s3, 0)                              \
+                    TQ_COOP_KUSE(TYPE, jj, k0, s0)                                           \
+                    TQ_COOP_KUSE(TYPE, jj + KP, k1, s1)                                      \
+                    TQ_COOP_KUSE(TYPE, jj + 2u * KP, k2, s2)                                 \
+                    TQ_COOP_KUSE(TYPE, jj + 3u * KP, k3, s3)                                 \
+                }                                                                            \
+                for (; jj < tn; jj += KP) {                                                  \
+                    float8 k0;                                                               \
+                    float s0;                                                                \
+                    TQ_COOP_KDOT(TYPE, jj, k0, s0, 0)                                        \
+                    TQ_COOP_KUSE(TYPE, jj, k0, s0)                                           \
+                }                                                                            \
             }
             /* one loop per type so the decode is specialised inside the hot loop */
             switch (a.type_k) {
@@ -247,12 +275,20 @@ __kernel void tq_attention_coop(__global const uchar *qbuf, ulong q_off,
             default: TQ_COOP_KLOOP(TQ_TYPE_ID_TURBO4) break;
             }
 #undef TQ_COOP_KLOOP
+#undef TQ_COOP_KUSE
+#undef TQ_COOP_KDOT
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (uint p = lid; p < tn * 4u; p += lsz) {
-            float sum = 0.0f;
-            for (uint i = 0; i < T; i++)
-                sum += lred[i * LS + p];
+            float s0 = 0.0f, s1 = 0.0f;
+            uint i = 0;
+            for (; i + 1u < T; i += 2u) {
+                s0 += lred[i * LS + p];
+                s1 += lred[(i + 1u) * LS + p];
+            }
+            if (i < T)
+                s0 += lred[i * LS + p];
+            float sum = s0 + s1;
             uint j = c0 + t0 + p / 4u;
             float sc = sum * a.scale;
             if (a.softcap > 0.0f)
@@ -288,15 +324,45 @@ __kernel void tq_attention_coop(__global const uchar *qbuf, ulong q_off,
     float4 o0 = 0.0f, o1 = 0.0f, o2 = 0.0f, o3 = 0.0f, l4 = 0.0f;
     if (kg < kg_n) {
         const ulong vrb = a.v_row_bytes;
+#define TQ_COOP_VACC(P4, V)                                                                  \
+        {                                                                                    \
+            const float4 p_ = (P4);                                                          \
+            o0 = fma((float4)(p_.x), V, o0);                                                 \
+            o1 = fma((float4)(p_.y), V, o1);                                                 \
+            o2 = fma((float4)(p_.z), V, o2);                                                 \
+            o3 = fma((float4)(p_.w), V, o3);                                                 \
+            l4 += p_;                                                                        \
+        }
+        /* eight positions per step, loads first: memory-level parallelism is what this
+         * loop needs (four per step still left it waiting on latency on an H100) */
 #define TQ_COOP_VLOOP(TYPE)                                                                  \
-        for (uint j = kg; j < n; j += kg_n) {                                                \
-            float4 p4 = vload4(j, ls);                                                       \
-            float4 v = tq_v_quad(TYPE, vbase + (ulong)j * vrb, c4, lcbv);                     \
-            o0 = fma((float4)(p4.x), v, o0);                                                 \
-            o1 = fma((float4)(p4.y), v, o1);                                                 \
-            o2 = fma((float4)(p4.z), v, o2);                                                 \
-            o3 = fma((float4)(p4.w), v, o3);                                                 \
-            l4 += p4;                                                                        \
+        {                                                                                    \
+            uint j = kg;                                                                     \
+            const ulong st_ = kg_n * vrb;                                                    \
+            for (; j + 7u * kg_n < n; j += 8u * kg_n) {                                      \
+                __global const uchar *r_ = vbase + (ulong)j * vrb;                           \
+                float4 v0 = tq_v_quad(TYPE, r_, c4, lcbv);                                   \
+                float4 v1 = tq_v_quad(TYPE, r_ + st_, c4, lcbv);                             \
+                float4 v2 = tq_v_quad(TYPE, r_ + 2u * st_, c4, lcbv);                        \
+                float4 v3 = tq_v_quad(TYPE, r_ + 3u * st_, c4, lcbv);                        \
+                float4 v4 = tq_v_quad(TYPE, r_ + 4u * st_, c4, lcbv);                        \
+                float4 v5 = tq_v_quad(TYPE, r_ + 5u * st_, c4, lcbv);                        \
+                float4 v6 = tq_v_quad(TYPE, r_ + 6u * st_, c4, lcbv);                        \
+                float4 v7 = tq_v_quad(TYPE, r_ + 7u * st_, c4, lcbv);                        \
+                TQ_COOP_VACC(vload4(j, ls), v0)                                              \
+                TQ_COOP_VACC(vload4(j + kg_n, ls), v1)                                       \
+                TQ_COOP_VACC(vload4(j + 2u * kg_n, ls), v2)                                  \
+                TQ_COOP_VACC(vload4(j + 3u * kg_n, ls), v3)                                  \
+                TQ_COOP_VACC(vload4(j + 4u * kg_n, ls), v4)                                  \
+                TQ_COOP_VACC(vload4(j + 5u * kg_n, ls), v5)                                  \
+                TQ_COOP_VACC(vload4(j + 6u * kg_n, ls), v6)                                  \
+                TQ_COOP_VACC(vload4(j + 7u * kg_n, ls), v7)                                  \
+            }                                                                                \
+            for (; j < n; j += kg_n) {                                                       \
+                float4 v0 = tq_v_quad(TYPE, vbase + (ulong)j * vrb, c4, lcbv);               \
+                float4 p0 = vload4(j, ls);                                                   \
+                TQ_COOP_VACC(p0, v0)                                                         \
+            }                                                                                \
         }
         /* one loop per type so the decode is specialised inside the hot loop */
         switch (a.type_v) {
@@ -309,6 +375,7 @@ __kernel void tq_attention_coop(__global const uchar *qbuf, ulong q_off,
         default: TQ_COOP_VLOOP(TQ_TYPE_ID_TURBO4) break;
         }
 #undef TQ_COOP_VLOOP
+#undef TQ_COOP_VACC
         /* key groups' accumulators: lred[kg][q][dv], then the sums lred[kg_n*4*dv + kg*4 + q] */
         __local float *lo = lred + kg * 4u * dv;
         vstore4(o0, c4, lo);
