@@ -10,7 +10,7 @@
 #              install the step script (builds c8: the only full build)
 #   broken     c4 gives 125 and is cached as failed; a revisit skips at once, no cmake
 #   scratch    git bisect run over c1..c8 on decode scratch names c3
-#   time       git bisect run over c1..c8 on decode time (x1.5 vs c1, rank-tested) names c7
+#   time       git bisect run over c1..c8 on decode time (x2 vs c1, rank-tested) names c7
 #   onecommand tq-bisect names c3 and leaves checkout, index, stash and HEAD as they were
 #   endpoints  tq-bisect stops when GOOD measures bad
 #   compare    tq-compare-commits c1 c8 shows scratch LARGER and time SLOWER
@@ -185,7 +185,7 @@ compare() {
     [ $rc -eq 0 ] || fail "tq-compare-commits exited $rc"
     grep -qE "scratch .*x1[0-9]\.[0-9]+ +LARGER" <<<"$out" || fail "no 'scratch ... x16 LARGER' row"
     grep -qE " time .* SLOWER" <<<"$out" || fail "no 'time ... SLOWER' row"
-    grep -qE "scratch [0-9.]+ MiB -> [0-9.]+ MiB  x1[0-9]\.[0-9]+" <<<"$out" || fail "the scratch change is not said plainly"
+    grep -qE "scratch [0-9.]+ [KM]iB -> [0-9.]+ [KM]iB  x1[0-9]\.[0-9]+" <<<"$out" || fail "the scratch change is not said plainly"
     [ "$before" = "$after" ] || fail "tq-compare-commits changed the checkout, index, stash or HEAD"
     note "scratch x16 LARGER, time SLOWER"
 }
@@ -194,7 +194,8 @@ case "$phase" in
 setup) setup ;;
 broken) broken ;;
 scratch) bisect_for c3 --metric scratch --baseline-commit "$(commit_of c1)" ;;
-time) bisect_for c7 --metric time --baseline-commit "$(commit_of c1)" --ratio 1.5 ;;
+# x2 rather than x1.5: on a loaded 2-core machine identical code has measured x1.36
+time) bisect_for c7 --metric time --baseline-commit "$(commit_of c1)" --ratio 2 ;;
 onecommand) onecommand ;;
 endpoints) endpoints ;;
 compare) compare ;;
