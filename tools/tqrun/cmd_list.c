@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "probe.h"
 #include "tqrun.h"
 
 static const char help[] =
@@ -15,6 +16,11 @@ static const char help[] =
     "backends and their devices (name, type, driver, stable id, memory, features, default\n"
     "kernel variant, score and a note on why it is or is not chosen automatically), and\n"
     "the DRM render nodes listed by libdrm.\n"
+    "\n"
+    "Each plugin is first loaded in a child process: one whose init crashes or hangs is\n"
+    "listed as \"crashed (signal N)\" or \"hung: killed after N s\" and not loaded, and\n"
+    "the others are listed normally. TQ_PROBE_TIMEOUT=S sets the limit (default 10 s;\n"
+    "0 turns probing off).\n"
     "\n"
     "examples:\n"
     "  tqrun list\n"
@@ -37,9 +43,12 @@ int tr_cmd_list(int argc, char **argv)
         }
         return TR_EXIT_USAGE;
     }
+    tr_probe_set probes;
     tq_runtime *rt = NULL;
-    if (!tr_runtime_open(&c, &rt))
+    if (!tr_probe_plugins(&c, &probes) || !tr_probe_runtime_open(&c, &probes, &rt)) {
+        tr_probe_free(&probes);
         return TR_EXIT_ENV;
+    }
     cJSON *doc = c.json_path ? tr_json_doc_new("list") : NULL;
 
     const char *sp = tq_runtime_search_path(rt);
@@ -66,9 +75,12 @@ int tr_cmd_list(int argc, char **argv)
         char abi[32], prio[16];
         snprintf(abi, sizeof abi, r->abi_major ? "%u.%u" : "-", r->abi_major, r->abi_minor);
         snprintf(prio, sizeof prio, "%d", r->priority);
+        /* Left out because its probe failed: say why, not "not in only_backends". */
+        const tr_probe *bad = r->loaded ? NULL : tr_probe_failure(&probes, r->name);
+        const char *why = bad ? bad->reason : r->message;
         const char *row[] = { r->name && *r->name ? r->name : "?", r->loaded ? "yes" : "NO",
                               abi, prio, r->manifest_path,
-                              r->loaded ? r->library_path : r->message };
+                              r->loaded ? r->library_path : why };
         tr_table_row(mt, row);
         if (plugins) {
             cJSON *o = cJSON_CreateObject();
@@ -79,7 +91,7 @@ int tr_cmd_list(int argc, char **argv)
             cJSON_AddNumberToObject(o, "priority", r->priority);
             cJSON_AddNumberToObject(o, "abi_major", r->abi_major);
             cJSON_AddNumberToObject(o, "abi_minor", r->abi_minor);
-            cJSON_AddStringToObject(o, "message", r->message ? r->message : "");
+            cJSON_AddStringToObject(o, "message", why ? why : "");
             cJSON_AddItemToArray(plugins, o);
         }
     }
@@ -178,5 +190,6 @@ int tr_cmd_list(int argc, char **argv)
         rc = TR_EXIT_ENV;
     cJSON_Delete(doc);
     tq_runtime_destroy(rt);
+    tr_probe_free(&probes);
     return rc;
 }
