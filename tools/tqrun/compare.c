@@ -277,22 +277,17 @@ static int add_record(cmp_side *s, const cJSON *rec, const char *file, const cha
     return 0;
 }
 
-static int load_file(cmp_side *s, const char *path)
+/* One results document held in memory (len bytes; path names it in messages). */
+static int load_text(cmp_side *s, const char *path, const char *text, size_t len)
 {
-    size_t len = 0;
-    char *text = read_file(path, &len);
-    if (!text)
-        return load_error(path, "cannot read: %s", strerror(errno ? errno : EIO));
     cJSON *doc = cJSON_ParseWithLength(text, len);
     if (!doc) {
         const char *at = cJSON_GetErrorPtr();
         long off = (at && at >= text && at <= text + len) ? (long)(at - text) : -1;
-        free(text);
         if (off >= (long)len - 1 || len == 0)
             return load_error(path, "not valid JSON: the document ends early (truncated file?)");
         return load_error(path, "not valid JSON near byte %ld", off);
     }
-    free(text);
     int rc = 0;
     const char *schema = jstr(doc, "schema");
     const char *ver = jstr(doc, "schema_version");
@@ -332,6 +327,17 @@ static int load_file(cmp_side *s, const char *path)
         }
     }
     cJSON_Delete(doc);
+    return rc;
+}
+
+static int load_file(cmp_side *s, const char *path)
+{
+    size_t len = 0;
+    char *text = read_file(path, &len);
+    if (!text)
+        return load_error(path, "cannot read: %s", strerror(errno ? errno : EIO));
+    int rc = load_text(s, path, text, len);
+    free(text);
     return rc;
 }
 
@@ -898,5 +904,21 @@ done:
     free(rows);
     side_free(&base);
     side_free(&neu);
+    return rc;
+}
+
+int tr_compare_load_buffer(const char *text, size_t len)
+{
+    cmp_side side = {.label = "fuzz"};
+    cmp_opts o = {.alpha = 0.05, .threshold = 0.05, .format = F_TABLE};
+    int rc = load_text(&side, "(buffer)", text, len);
+    if (rc == 0 && side.n > 0) {
+        /* Every record against itself: the pairing and statistics see what was read. */
+        cmp_row *rows = calloc((size_t)side.n * (2 + CMP_NMEM + 2) + 1, sizeof *rows);
+        for (int i = 0, k = 0; rows && i < side.n; i++)
+            k += pair_rows(&side.recs[i], &side.recs[i], &o, rows + k, 2 + CMP_NMEM + 2);
+        free(rows);
+    }
+    side_free(&side);
     return rc;
 }
