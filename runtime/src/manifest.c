@@ -175,29 +175,18 @@ static tq_status resolve_library(const char *path, tq_manifest *m)
     return tq_trust_check(resolved, "library");
 }
 
-tq_status tq_manifest_read(const char *path, tq_manifest *m)
+tq_status tq_manifest_parse(const char *path, const char *text, tq_manifest *m)
 {
-    tq_status st = tq_trust_check(path, "manifest");
-    if (st)
-        return st;
-
-    char *text = NULL;
-    st = read_file(path, &text);
-    if (st)
-        return st;
-
+    tq_status st;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, true);
     if (!root) {
         int line, col;
         const char *at = end ? end : text;
         position_of(text, at, &line, &col);
-        st = tq_status_make(TQ_CODE_IO, "manifest '%s': invalid JSON at line %d, column %d "
-                            "(byte %ld)", path, line, col, (long)(at - text));
-        free(text);
-        return st;
+        return tq_status_make(TQ_CODE_IO, "manifest '%s': invalid JSON at line %d, column %d "
+                              "(byte %ld)", path, line, col, (long)(at - text));
     }
-    free(text);
 
     st = check_schema(path, root, m);
     cJSON_Delete(root);
@@ -208,5 +197,19 @@ tq_status tq_manifest_read(const char *path, tq_manifest *m)
         return tq_status_make(TQ_CODE_ABI, "manifest '%s': plugin '%s' is for ABI %lld, this "
                               "libtq implements ABI %d; rebuild the plugin against this tq",
                               path, m->name, (long long)m->abi_major, TQ_PLUGIN_ABI_MAJOR);
-    return resolve_library(path, m);
+    return NULL;
+}
+
+tq_status tq_manifest_read(const char *path, tq_manifest *m)
+{
+    tq_status st = tq_trust_check(path, "manifest");
+    if (st)
+        return st;
+    char *text = NULL;
+    st = read_file(path, &text);
+    if (st)
+        return st;
+    st = tq_manifest_parse(path, text, m);
+    free(text);
+    return st ? st : resolve_library(path, m);
 }

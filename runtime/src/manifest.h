@@ -21,6 +21,10 @@ typedef struct tq_manifest {
  * valid, trusted, for this ABI major, and its library exists and is trusted. */
 TQ_HIDDEN tq_status tq_manifest_read(const char *path, tq_manifest *out);
 TQ_HIDDEN void tq_manifest_clear(tq_manifest *m);
+/* The file-independent part of tq_manifest_read: JSON, schema and ABI major of text (NUL-
+ * terminated; path only names it in messages). Fills name, library_raw and priority;
+ * resolves nothing on disk. Exposed for the fuzz target (tests/fuzz). */
+TQ_HIDDEN tq_status tq_manifest_parse(const char *path, const char *text, tq_manifest *m);
 
 /* [a-z0-9_-]{1,31} */
 TQ_HIDDEN bool tq_manifest_name_valid(const char *name);
