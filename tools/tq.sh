@@ -4,10 +4,12 @@
 #   sh tools/tq.sh run  [tqrun args...]   install what is missing, build, run tqrun
 #                                         (default: check + short bench on every backend)
 #   sh tools/tq.sh test                   install what is missing, build twice (release and
-#                                         ASan+UBSan) and run the whole ctest suite on both
+#                                         ASan+UBSan) and run the whole ctest suite on both,
+#                                         then the concurrency tests under TSan
 #
 # Environment: TQ_BUILD_DIR (default ./build), TQ_JOBS (default nproc), TQ_SKIP_APT=1 to
-# never call apt-get, TQ_TEST_SANITIZE=0 to skip the sanitizer pass.
+# never call apt-get, TQ_TEST_SANITIZE=0 to skip the sanitizer pass, TQ_TEST_TSAN=0 to skip
+# the ThreadSanitizer pass (concurrency tests).
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +70,16 @@ test)
         (cd "$build-asan" && ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
             UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
             ctest --output-on-failure -j "$jobs")
+    fi
+    if [ "${TQ_TEST_TSAN:-1}" != 0 ]; then
+        # TSan: only what the concurrency tests use (runtime, ref, cpu), and only them.
+        say "TSan build (concurrency tests): $build-tsan"
+        cmake -S "$here" -B "$build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DTQ_SANITIZE=thread -DTQ_WERROR=ON -DTQ_BUILD_VULKAN=OFF -DTQ_BUILD_OPENCL=OFF \
+            -DTQ_BUILD_TOOLS=OFF >/dev/null
+        cmake --build "$build-tsan" -j "$jobs" --target concurrency_threads
+        (cd "$build-tsan" && TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+            ctest --output-on-failure -L concurrency)
     fi
     ;;
 *)
