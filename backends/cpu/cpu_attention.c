@@ -113,6 +113,28 @@ static int64_t row_limit(const attn_job *j, int64_t r)
     return lim < j->n_kv - 1 ? lim : j->n_kv - 1;
 }
 
+/* Each 128-group of x from element order to plane order (cpu_plane_elem), in place. */
+static void to_plane_order(float *x, int64_t n_groups)
+{
+    float tmp[128];
+    for (int64_t g = 0; g < n_groups; g++, x += 128) {
+        for (int p = 0; p < 128; p++)
+            tmp[p] = x[cpu_plane_elem(p)];
+        memcpy(x, tmp, sizeof(tmp));
+    }
+}
+
+/* The inverse of to_plane_order. */
+static void from_plane_order(float *x, int64_t n_groups)
+{
+    float tmp[128];
+    for (int64_t g = 0; g < n_groups; g++, x += 128) {
+        for (int p = 0; p < 128; p++)
+            tmp[cpu_plane_elem(p)] = x[p];
+        memcpy(x, tmp, sizeof(tmp));
+    }
+}
+
 static void prep_task(void *arg, int64_t gi, int thread)
 {
     (void)thread;
@@ -127,6 +149,8 @@ static void prep_task(void *arg, int64_t gi, int thread)
             dst[e] = 0.0f;
         if (cpu_type_is_turbo(j->tk))
             j->kern->rotate(dst, j->dk / 128, false);
+        if (j->kern->kplanar[j->tk])
+            to_plane_order(dst, j->dk / 128);
     }
 }
 
@@ -207,6 +231,8 @@ static void merge_task(void *arg, int64_t grb, int thread)
         float inv = lsum > 0.0f ? 1.0f / lsum : 0.0f;
         for (int64_t e = 0; e < j->dv; e++)
             tmp[e] *= inv;
+        if (j->kern->vplanar[j->tv])
+            from_plane_order(tmp, j->dv / 128);
         if (cpu_type_is_turbo(j->tv))
             j->kern->rotate(tmp, j->dv / 128, true);
         int64_t rr = r0 + r;

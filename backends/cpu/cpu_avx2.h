@@ -137,5 +137,10 @@ void cpu_avx2_f16_to_f32(const uint8_t *src, float *dst, int64_t n);
 void cpu_avx2_softmax(float *s, int nr, int nrp, int nt, float softcap, int64_t key0,
                       const int64_t *limit, float *m, float *l, float *acc, int64_t acc_stride,
                       int64_t dv);
+/* turbo3 attention micro-kernels in plane order (cpu_kern_avx2_turbo3.c). */
+void cpu_avx2_ks_turbo3(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,
+                        uint64_t krb, int nt, float *s);
+void cpu_avx2_va_turbo3(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb, int nt,
+                        int64_t dv, float *acc, int64_t as, void *ws);
 
 #endif /* TQ_CPU_AVX2_H */

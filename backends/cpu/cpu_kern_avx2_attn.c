@@ -338,9 +338,9 @@ void cpu_avx2_softmax(float *s, int nr, int nrp, int nt, float softcap, int64_t 
     }
 
 KS_FN(T_F32, f32) KS_FN(T_F16, f16) KS_FN(T_Q8, q8_0) KS_FN(T_Q4, q4_0)
-KS_FN(T_T2, turbo2) KS_FN(T_T3, turbo3) KS_FN(T_T4, turbo4)
+KS_FN(T_T2, turbo2) KS_FN(T_T4, turbo4)
 VA_FN(T_F32, f32) VA_FN(T_F16, f16) VA_FN(T_Q8, q8_0) VA_FN(T_Q4, q4_0)
-VA_FN(T_T2, turbo2) VA_FN(T_T3, turbo3) VA_FN(T_T4, turbo4)
+VA_FN(T_T2, turbo2) VA_FN(T_T4, turbo4)
 
 static const cpu_kernels k_avx2 = {
     .name = "avx2",
@@ -348,9 +348,11 @@ static const cpu_kernels k_avx2 = {
     .dequantize_row = cpu_avx2_dequantize_row,
     .rotate = cpu_avx2_rotate,
     .f16_to_f32 = cpu_avx2_f16_to_f32,
-    .kscore = { ks_f32, ks_f16, ks_q8_0, ks_q4_0, ks_turbo2, ks_turbo3, ks_turbo4 },
-    .vaccum = { va_f32, va_f16, va_q8_0, va_q4_0, va_turbo2, va_turbo3, va_turbo4 },
+    .kscore = { ks_f32, ks_f16, ks_q8_0, ks_q4_0, ks_turbo2, cpu_avx2_ks_turbo3, ks_turbo4 },
+    .vaccum = { va_f32, va_f16, va_q8_0, va_q4_0, va_turbo2, cpu_avx2_va_turbo3, va_turbo4 },
     .softmax = cpu_avx2_softmax,
+    .kplanar = { [TQ_TYPE_TURBO3] = true },
+    .vplanar = { [TQ_TYPE_TURBO3] = true },
 };
 
 const cpu_kernels *cpu_kernels_avx2(void)

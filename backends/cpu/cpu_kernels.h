@@ -25,7 +25,7 @@
 /* Floats of the score tile: keys may be computed past nt up to the next multiple of 8. */
 #define CPU_ATTN_SCORE_FLOATS ((CPU_ATTN_TILE + 8) * CPU_ATTN_RB)
 /* Bytes of per-thread workspace a vaccum call may use. */
-#define CPU_ATTN_VWS_BYTES (CPU_ATTN_TILE * (64 + 8 * 4))
+#define CPU_ATTN_VWS_BYTES (CPU_ATTN_TILE * (128 + 8 * 4))
 
 /* s[t*nrp + r] = <q_r, k_t> for r < nr, t < nt. q rows are contiguous, dk floats each
  * (already scaled, zero-padded and rotated for turbo K). Keys past nt (up to a multiple of
@@ -56,7 +56,19 @@ typedef struct cpu_kernels {
     cpu_kscore_fn kscore[TQ_TYPE_COUNT];
     cpu_vaccum_fn vaccum[TQ_TYPE_COUNT];
     cpu_softmax_fn softmax;
+    /* Turbo kernels that work in plane order (cpu_plane_elem) instead of element order:
+     * kplanar[t]: kscore[t] wants each 128-group of q permuted so that position p holds
+     * element cpu_plane_elem(p); vplanar[t]: vaccum[t] accumulates position p of a group
+     * into acc[p], which holds element cpu_plane_elem(p). */
+    bool kplanar[TQ_TYPE_COUNT], vplanar[TQ_TYPE_COUNT];
 } cpu_kernels;
+
+/* Plane order of a 128-group: position p holds element 4 * (p % 32) + p / 32, i.e. the
+ * elements whose 2-bit fields share a place in the turbo qs bytes come together. */
+static inline int cpu_plane_elem(int p)
+{
+    return 4 * (p % 32) + p / 32;
+}
 
 /* The variants compiled into this build; NULL where the build has none. Calling one's
  * functions on a CPU without its ISA is undefined: select through cpu_isa.h. */
