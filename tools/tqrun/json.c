@@ -98,6 +98,12 @@ cJSON *tr_json_record_new(cJSON *doc, const tr_target *t, const char *variant, c
     }
     cJSON_AddStringToObject(rec, "variant", variant ? variant : "");
     cJSON_AddStringToObject(rec, "op", op);
+    /* Run options (forced variant, threads, ...) are part of what was measured: readers
+     * key records on "mode" so runs with different options never compare as one case. */
+    if (t && t->options[0]) {
+        cJSON *mode = cJSON_AddObjectToObject(rec, "mode");
+        cJSON_AddStringToObject(mode, "options", t->options);
+    }
     if (doc)
         cJSON_AddItemToArray(tr_json_records(doc), rec);
     return rec;

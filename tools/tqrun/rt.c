@@ -166,6 +166,8 @@ bool tr_targets_select(tq_runtime *rt, const tr_common *c, bool include_ref,
         free(t);
         return false;
     }
+    for (int i = 0; i < n; i++)
+        snprintf(t[i].options, sizeof t[i].options, "%s", c->options ? c->options : "");
     *out = t;
     *out_n = n;
     return true;

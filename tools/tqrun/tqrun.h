@@ -83,6 +83,8 @@ typedef struct tr_target {
     uint32_t device;
     tq_device_info info;
     char note[160];      /* how the device was chosen */
+    char options[256];   /* --options given to tq_context_create ("" = defaults); it
+                          * changes what is measured, so records carry it as "mode" */
 } tr_target;
 
 /* Creates the runtime with --plugin-path; prints the error and returns false on failure. */
