@@ -52,6 +52,7 @@ typedef struct tq_vk_device {
     bool has_sg_control;         /* subgroupSizeControl + computeFullSubgroups optional */
     bool has_sg_ext;             /* VK_EXT_subgroup_size_control needs enabling (pre-1.3) */
     uint32_t subgroup_size, sg_min, sg_max;
+    bool sg_shuffle;             /* subgroupShuffleXor in compute shaders */
     bool storage8, storage16, float16, int8;
     uint32_t max_shared;
     uint32_t max_groups_x;
@@ -115,6 +116,9 @@ typedef struct tq_vk_ctx {
     uint32_t required_subgroup;  /* 0: driver's choice */
     uint32_t forced_splits;      /* 0: automatic */
     bool dynamic_types;          /* attention reads K/V types from push constants */
+    int attn_kernel;             /* 0 auto, 1 fd (flash-decoding), 2 tiled */
+    int attn_reduce;             /* fd team sums: 0 auto, 1 subgroup shuffles, 2 shared memory */
+    uint32_t attn_keys;          /* fd keys per team per step; 0: per device */
 } tq_vk_ctx;
 
 /* ---- manager (vk_manager.c) */

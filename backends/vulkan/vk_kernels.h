@@ -14,6 +14,7 @@ typedef enum tq_vk_kernel {
     TQ_VK_KERNEL_ROTATE,
     TQ_VK_KERNEL_ATTN,
     TQ_VK_KERNEL_ATTN_REDUCE,
+    TQ_VK_KERNEL_ATTN_FD,
     TQ_VK_KERNEL_COUNT
 } tq_vk_kernel;
 

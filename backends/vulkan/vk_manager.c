@@ -133,6 +133,8 @@ static void fill_device(tq_vk_state *st, tq_vk_device *d, uint32_t index)
     d->has_sg_ext = !v13 && ext_sgc;
     d->sg_min = d->has_sg_control ? sgcp.minSubgroupSize : sgp.subgroupSize;
     d->sg_max = d->has_sg_control ? sgcp.maxSubgroupSize : sgp.subgroupSize;
+    d->sg_shuffle = (sgp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
+                    (sgp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
     d->max_shared = d->props.limits.maxComputeSharedMemorySize;
     d->max_groups_x = d->props.limits.maxComputeWorkGroupCount[0];
     d->max_storage_range = d->props.limits.maxStorageBufferRange;

@@ -39,7 +39,95 @@ typedef struct attn_plan {
     uint32_t d, n_head, n_q, n_seq, n_kv_head, n_ctx, n_kv, G, R;
     uint32_t DK, DV, RB, TT, n_rb, n_splits, split_len;
     uint64_t scratch_bytes;
+    bool fd;                     /* attn_fd.comp (else the tiled attn.comp) */
+    bool sg;                     /* fd: team sums with subgroup shuffles */
+    uint32_t TL, NB;             /* fd: lanes per team, keys per team per step */
 } attn_plan;
+
+#define FD_RB_MAX 8u
+#define FD_WAVES 8u              /* fd workgroups per compute unit to aim for */
+
+static uint64_t fd_shared_bytes(uint32_t RB, uint32_t D, uint32_t TL, uint32_t NB, bool sg)
+{
+    uint32_t nt = 128 / TL;
+    return 4ull * (2ull * RB * D + 2ull * nt * RB + (sg ? 1ull : 128ull * NB * RB) + 32);
+}
+
+/* Decides whether the flash-decoding kernel runs and with which team shape. Returns an
+ * error only when the user forced something this device or shape cannot do. */
+static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
+{
+    const tq_host_api *host = ctx->host;
+    const tq_vk_device *dv = ctx->dev;
+    p->fd = false;
+    if (ctx->attn_kernel == 2)
+        return NULL;
+    const char *why = NULL;
+    uint32_t D = p->DK, rb = 1;
+    while (rb < p->R && rb < FD_RB_MAX)
+        rb *= 2;
+    if (p->DK != p->DV)
+        why = "K and V rows of different padded lengths";
+    else if (p->R > FD_RB_MAX)
+        why = "more than 8 query rows per kv head (prefill)";
+    /* lanes per team: a power of two dividing D/8, at most 16 */
+    uint32_t tl = 16;
+    while (tl > 1 && (D / 8) % tl)
+        tl /= 2;
+    bool sg = false;
+    uint32_t sgsize = ctx->required_subgroup ? ctx->required_subgroup : dv->subgroup_size;
+    bool sg_fixed = ctx->required_subgroup || !dv->has_sg_control || dv->sg_min == dv->sg_max;
+    bool sg_ok = dv->sg_shuffle && sg_fixed && sgsize >= 2 && sgsize <= 128 && !(sgsize & (sgsize - 1));
+    if (ctx->attn_reduce == 1 && !sg_ok && !why)
+        return host->status_new(TQ_CODE_UNSUPPORTED,
+                                "vulkan: reduce=subgroup needs subgroup shuffles in compute "
+                                "shaders and a fixed subgroup size; device '%s' has neither",
+                                dv->info.name);
+    if (sg_ok && ctx->attn_reduce != 2) {
+        sg = true;
+        while (tl > sgsize)
+            tl /= 2;
+    }
+    uint32_t nch = D / (8 * tl);
+    if (!why && nch * rb > 8)
+        why = "head size too large for the register budget";
+    uint32_t nb = ctx->attn_keys ? ctx->attn_keys
+                : dv->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 1 : 4;
+    if (!why && fd_shared_bytes(rb, D, tl, nb, sg) > dv->max_shared)
+        why = "not enough shared memory";
+    if (why) {
+        if (ctx->attn_kernel == 1)
+            return host->status_new(TQ_CODE_UNSUPPORTED, "vulkan: kernel=fd cannot run this "
+                                    "attention (d=%u, %u query rows): %s", p->d, p->R, why);
+        return NULL;
+    }
+    p->fd = true;
+    p->sg = sg;
+    p->TL = tl;
+    p->NB = nb;
+    p->RB = rb;
+    p->n_rb = (p->R + rb - 1) / rb;
+    uint32_t step = (128 / tl) * nb;
+    uint64_t base = (uint64_t)p->n_seq * p->n_kv_head * p->n_rb;
+    uint32_t splits;
+    if (ctx->forced_splits) {
+        splits = ctx->forced_splits;
+    } else {
+        uint32_t cus = dv->info.compute_units ? dv->info.compute_units : DEFAULT_CUS;
+        uint64_t target = (uint64_t)cus * FD_WAVES;
+        splits = (uint32_t)((target + base - 1) / base);
+        uint32_t max_splits = (p->n_kv + 4 * step - 1) / (4 * step);
+        if (splits > max_splits)
+            splits = max_splits;
+    }
+    if (splits < 1)
+        splits = 1;
+    uint32_t per = (p->n_kv + splits - 1) / splits;
+    p->split_len = (per + step - 1) / step * step;
+    p->n_splits = (p->n_kv + p->split_len - 1) / p->split_len;
+    p->scratch_bytes = (uint64_t)p->n_seq * p->n_kv_head * p->R * p->n_splits * (p->DV + 2) * 4;
+    return NULL;
+}
 
 static uint64_t attn_shared_bytes(uint32_t RB, uint32_t TT, uint32_t DK, uint32_t DV)
 {
@@ -120,13 +208,16 @@ static tq_status attn_planner(tq_vk_ctx *ctx, const tq_op *op, attn_plan *p)
     p->n_splits = (p->n_kv + p->split_len - 1) / p->split_len;
     /* Sized from this dispatch (rows x splits), never from n_ctx. */
     p->scratch_bytes = (uint64_t)p->n_seq * p->n_kv_head * p->R * p->n_splits * (p->DV + 2) * 4;
-    return NULL;
+    return fd_plan(ctx, p);
 }
 
-static void attn_variant(tq_vk_ctx *ctx, const tq_op *op, char *out, size_t cap)
+static void attn_variant(tq_vk_ctx *ctx, const tq_op *op, const attn_plan *p, char *out,
+                         size_t cap)
 {
     bool turbo = tq_type_is_turbo(op->k.type) || tq_type_is_turbo(op->v.type);
-    int n = snprintf(out, cap, "split-k");
+    int n = p->fd ? snprintf(out, cap, "split-k-fd/tl%u-%s/k%u", p->TL, p->sg ? "sg" : "smem",
+                             p->NB)
+                  : snprintf(out, cap, "split-k");
     if (turbo)
         n += snprintf(out + n, cap - (size_t)n, "/%s", tq_vk_variant_name(ctx->variant));
     if (ctx->mode != TQ_VK_MODE_FULL)
@@ -291,11 +382,17 @@ static tq_status record_attention(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *o
     s = tq_vk_rec_own(seq, rec, scratch);
     if (s)
         return s;
+    uint32_t kt = ctx->dynamic_types ? 255u : (uint32_t)op->k.type;
+    uint32_t vt = ctx->dynamic_types ? 255u : (uint32_t)op->v.type;
     tq_vk_pipeline_key key = { .kernel = TQ_VK_KERNEL_ATTN, .n_spec = 8,
-                               .spec = { ctx->dynamic_types ? 255u : (uint32_t)op->k.type,
-                                         ctx->dynamic_types ? 255u : (uint32_t)op->v.type, p.DK, p.DV,
-                                         p.RB, p.TT, (uint32_t)ctx->variant, (uint32_t)ctx->mode },
+                               .spec = { kt, vt, p.DK, p.DV, p.RB, p.TT, (uint32_t)ctx->variant,
+                                         (uint32_t)ctx->mode },
                                .n_bindings = 4 };
+    if (p.fd)
+        key = (tq_vk_pipeline_key){ .kernel = TQ_VK_KERNEL_ATTN_FD, .n_spec = 9,
+                                    .spec = { kt, vt, p.DK, p.RB, p.TL, p.NB,
+                                              (uint32_t)ctx->variant, (uint32_t)ctx->mode, p.sg },
+                                    .n_bindings = 4 };
     tq_vk_pipeline *pl, *pr;
     s = tq_vk_pipeline_get(ctx, &key, &pl);
     if (s)
@@ -356,7 +453,7 @@ static tq_status record_attention(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *o
     rpush[8] = rel[0];
     rpush[9] = rel[1];
     strcpy(rec->op, "attention");
-    attn_variant(ctx, op, rec->variant, sizeof(rec->variant));
+    attn_variant(ctx, op, &p, rec->variant, sizeof(rec->variant));
     uint64_t kv_rows = (uint64_t)p.n_kv * p.n_kv_head * p.n_seq;
     rec->bytes_read = kv_rows * (tq_type_row_bytes(op->k.type, op->k.ne[0]) +
                                  tq_type_row_bytes(op->v.type, op->v.ne[0])) + ref_bytes(&op->q);

@@ -4,6 +4,9 @@
  *   mode=full|nodequant|normsonly|readbytes|indices   profiling modes (wrong results by design)
  *   subgroup=<n>                  force requiredSubgroupSize (tests; needs subgroupSizeControl)
  *   splits=<n>                    force the number of context splits of decode attention
+ *   kernel=fd|tiled               decode attention kernel (default fd where the shape allows)
+ *   reduce=subgroup|shared        fd team sums (default subgroup where the device allows)
+ *   keys=<n>                      fd keys per team per step (1, 2, 4, 8)
  *   types=specialized|dynamic     attention pipelines per K/V type pair (default on GPUs), or
  *                                 one pipeline reading the types at run time (default on CPU
  *                                 devices, where every pipeline costs seconds of compilation)
@@ -113,6 +116,28 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
                 return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                         "vulkan: splits=%s must be in 1..4096", val);
             ctx->forced_splits = n;
+        } else if (strcmp(key, "kernel") == 0) {
+            if (strcmp(val, "fd") == 0)
+                ctx->attn_kernel = 1;
+            else if (strcmp(val, "tiled") == 0)
+                ctx->attn_kernel = 2;
+            else
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: kernel=%s (known: fd, tiled)", val);
+        } else if (strcmp(key, "reduce") == 0) {
+            if (strcmp(val, "subgroup") == 0)
+                ctx->attn_reduce = 1;
+            else if (strcmp(val, "shared") == 0)
+                ctx->attn_reduce = 2;
+            else
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: reduce=%s (known: subgroup, shared)", val);
+        } else if (strcmp(key, "keys") == 0) {
+            uint32_t n;
+            if (!parse_u32(val, &n) || (n != 1 && n != 2 && n != 4 && n != 8))
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: keys=%s must be 1, 2, 4 or 8", val);
+            ctx->attn_keys = n;
         } else if (strcmp(key, "types") == 0) {
             if (strcmp(val, "dynamic") == 0)
                 ctx->dynamic_types = true;
@@ -124,7 +149,7 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
         } else {
             return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                     "vulkan: unknown option '%s' (known: variant, mode, subgroup, "
-                                    "splits, types)", key);
+                                    "splits, types, kernel, reduce, keys)", key);
         }
     }
     return NULL;

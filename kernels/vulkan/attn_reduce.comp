@@ -1,4 +1,5 @@
 #version 450
+#extension GL_EXT_control_flow_attributes : require
 // attn_reduce: combines the context splits of attn.comp for one output row
 // (softmax-weighted by each split's max), divides by the total sum, applies the inverse
 // rotation once when V is a turbo type, and writes the first d elements.
@@ -20,6 +21,9 @@ layout(push_constant) uniform PC {
 const float NEG = -3.0e38;
 const uint NO = (DV + 127u) / 128u;
 shared float sh_o[NO * 128u];
+const uint NC = (DV + 31u) / 32u;
+shared float sh_red[128];
+shared float sh_part[4u * DV];
 
 void main()
 {
@@ -31,25 +35,46 @@ void main()
     uint s = t / pc.n_kv_head;
     uint pb = (pc.part_off >> 2) + row * pc.n_splits * (DV + 2u);
 
+    // The splits are shared out among 4 groups of 32 threads (columns c = tid % 32 + 32 j),
+    // so many loads are in flight: a serial walk over ~100 splits would be latency-bound.
+    uint cg = tid & 31u, kg = tid >> 5;
     float M = NEG;
-    for (uint k = 0u; k < pc.n_splits; k++)
+    for (uint k = tid; k < pc.n_splits; k += 128u)
         M = max(M, part[pb + k * (DV + 2u)]);
+    sh_red[tid] = M;
+    barrier();
+    M = NEG;
+    for (uint k = 0u; k < 128u; k++)
+        M = max(M, sh_red[k]);
+    barrier();
     float L = 0.0;
-    float o[NO];
-    for (uint i = 0u; i < NO; i++)
-        o[i] = 0.0;
-    for (uint k = 0u; k < pc.n_splits; k++) {
+    float oc[NC];
+    for (uint j = 0u; j < NC; j++)
+        oc[j] = 0.0;
+    [[dont_unroll]] for (uint k = kg; k < pc.n_splits; k += 4u) {
         uint b = pb + k * (DV + 2u);
         float m = part[b];
-        if (m <= 0.5 * NEG)
-            continue;
-        float wgt = exp(m - M);
+        float wgt = m <= 0.5 * NEG ? 0.0 : exp(m - M);
         L += part[b + 1u] * wgt;
-        for (uint i = 0u; i < NO; i++) {
-            uint c = tid + 128u * i;
+        for (uint j = 0u; j < NC; j++) {
+            uint c = cg + 32u * j;
             if (c < DV)
-                o[i] += part[b + 2u + c] * wgt;
+                oc[j] += part[b + 2u + c] * wgt;
         }
+    }
+    sh_red[tid] = cg == 0u ? L : 0.0;
+    for (uint j = 0u; j < NC; j++) {
+        uint c = cg + 32u * j;
+        if (c < DV)
+            sh_part[kg * DV + c] = oc[j];
+    }
+    barrier();
+    L = (sh_red[0] + sh_red[32]) + (sh_red[64] + sh_red[96]);
+    float o[NO];
+    for (uint i = 0u; i < NO; i++) {
+        uint c = tid + 128u * i;
+        o[i] = c < DV ? (sh_part[c] + sh_part[DV + c]) + (sh_part[2u * DV + c] + sh_part[3u * DV + c])
+                      : 0.0;
     }
     float inv = L > 0.0 ? 1.0 / L : 0.0;
     for (uint i = 0u; i < NO; i++)

@@ -1,0 +1,135 @@
+// tq_dec8r.glsl: 8 consecutive elements (c0 % 8 == 0) of one K or V row into registers,
+// returned as v[i] * (return value): the block scale / turbo norm is returned apart so
+// that the caller folds it into one multiply per chunk. Honours VARIANT and MODE.
+// Included once per operand with DEC_NAME, DEC_BUF, DEC_TYPE, DEC_CB (shared table).
+//
+// Every field is read as 32-bit words of the buffer: rows are only 2-byte aligned.
+
+float DEC_NAME(uint rbase, uint c0, out float v[8])
+{
+    if (MODE == MODE_NODEQUANT) {
+        for (uint i = 0u; i < 8u; i++) v[i] = 1.0;
+        return 1.0;
+    }
+    if (DEC_TYPE == TQ_TYPE_ID_F32) {
+        uint w0 = (rbase >> 2) + c0;
+        for (uint i = 0u; i < 8u; i++) v[i] = uintBitsToFloat(DEC_BUF[w0 + i]);
+        return 1.0;
+    }
+    if (DEC_TYPE == TQ_TYPE_ID_F16) {
+        uint b = rbase + 2u * c0;
+        uint w0 = b >> 2;
+        uint x0 = DEC_BUF[w0], x1 = DEC_BUF[w0 + 1u], x2 = DEC_BUF[w0 + 2u], x3 = DEC_BUF[w0 + 3u];
+        if ((b & 3u) != 0u) {
+            uint x4 = DEC_BUF[w0 + 4u];
+            x0 = (x0 >> 16) | (x1 << 16);
+            x1 = (x1 >> 16) | (x2 << 16);
+            x2 = (x2 >> 16) | (x3 << 16);
+            x3 = (x3 >> 16) | (x4 << 16);
+        }
+        vec2 f0 = unpackHalf2x16(x0), f1 = unpackHalf2x16(x1);
+        vec2 f2 = unpackHalf2x16(x2), f3 = unpackHalf2x16(x3);
+        v[0] = f0.x; v[1] = f0.y; v[2] = f1.x; v[3] = f1.y;
+        v[4] = f2.x; v[5] = f2.y; v[6] = f3.x; v[7] = f3.y;
+        return 1.0;
+    }
+    if (DEC_TYPE == TQ_TYPE_ID_Q8_0 || DEC_TYPE == TQ_TYPE_ID_Q4_0) {
+        bool q8 = DEC_TYPE == TQ_TYPE_ID_Q8_0;
+        uint bb = q8 ? uint(TQ_Q8_0_BLOCK_BYTES) : uint(TQ_Q4_0_BLOCK_BYTES);
+        uint b0 = rbase + (c0 >> 5) * bb;
+        uint j0 = c0 & 31u;
+        float dsc = unpackHalf2x16(TQ_RD16(DEC_BUF, b0)).x;
+        if (MODE == MODE_NORMSONLY) {
+            for (uint i = 0u; i < 8u; i++) v[i] = 1.0;
+            return dsc;
+        }
+        // 8 bytes at a 2-byte aligned address: 3 words, shifted
+        uint qb = b0 + 2u + (q8 ? j0 : (j0 & 15u));
+        uint w0 = qb >> 2;
+        uint x0 = DEC_BUF[w0], x1 = DEC_BUF[w0 + 1u];
+        uint lo = x0, hi = x1;
+        if ((qb & 3u) != 0u) {   // the third word only when needed: it may lie past the row
+            uint x2 = DEC_BUF[w0 + 2u];
+            lo = (x0 >> 16) | (x1 << 16);
+            hi = (x1 >> 16) | (x2 << 16);
+        }
+        if (MODE == MODE_READBYTES) {
+            for (uint i = 0u; i < 8u; i++) v[i] = float(((lo ^ hi) >> i) & 1u);
+            return dsc;
+        }
+        if (q8) {
+            for (uint i = 0u; i < 8u; i++) {
+                uint wv = i < 4u ? lo : hi;
+                v[i] = float(bitfieldExtract(int(wv), int(8u * (i & 3u)), 8));
+            }
+        } else {
+            int sh = j0 < 16u ? 0 : 4;
+            for (uint i = 0u; i < 8u; i++) {
+                uint wv = i < 4u ? lo : hi;
+                v[i] = float(int(bitfieldExtract(wv, int(8u * (i & 3u)) + sh, 4)) - 8);
+            }
+        }
+        return dsc;
+    }
+    // turbo
+    uint b0 = rbase + (c0 >> 7) * tq_block_bytes(DEC_TYPE);
+    uint j0 = c0 & 127u;
+    float nrm = (MODE == MODE_INDICES) ? 1.0 : unpackHalf2x16(TQ_RD16(DEC_BUF, b0)).x;
+    if (MODE == MODE_NORMSONLY) {
+        for (uint i = 0u; i < 8u; i++) v[i] = 1.0;
+        return nrm;
+    }
+    uint idxw;   // 8 indices, 4 bits apart
+    uint raw;
+    if (DEC_TYPE == TQ_TYPE_ID_TURBO4) {
+        uint qb = b0 + 2u + (j0 >> 1);   // 4 bytes, 2-byte aligned
+        raw = DEC_BUF[qb >> 2];
+        if ((qb & 3u) != 0u)
+            raw = (raw >> 16) | (DEC_BUF[(qb >> 2) + 1u] << 16);
+        idxw = raw;
+    } else {
+        raw = TQ_RD16(DEC_BUF, b0 + 2u + (j0 >> 2));
+        uint sg = 0u;
+        if (DEC_TYPE == TQ_TYPE_ID_TURBO3)
+            sg = TQ_RD8(DEC_BUF, b0 + uint(TQ_TURBO3_SIGNS_OFFSET) + (j0 >> 3));
+        if (MODE == MODE_READBYTES)
+            raw ^= sg;
+        idxw = 0u;
+        for (uint i = 0u; i < 8u; i++)
+            idxw |= (((raw >> (2u * i)) & 3u) | (((sg >> i) & 1u) << 2)) << (4u * i);
+    }
+    if (MODE == MODE_READBYTES) {
+        for (uint i = 0u; i < 8u; i++) v[i] = float((raw >> i) & 1u);
+        return nrm;
+    }
+    uint bits = DEC_TYPE == TQ_TYPE_ID_TURBO2 ? 2u : DEC_TYPE == TQ_TYPE_ID_TURBO3 ? 3u : 4u;
+    uint half_ = 1u << (bits - 1u);
+    for (uint i = 0u; i < 8u; i++) {
+        uint idx = (idxw >> (4u * i)) & 15u;
+        float c;
+        if (VARIANT == VARIANT_TABLE) {
+            c = DEC_CB[idx];
+        } else {
+            bool neg = idx < half_;
+            uint mi = neg ? half_ - 1u - idx : idx - half_;
+            float mag;
+            if (VARIANT == VARIANT_MAGSIGN) {
+                mag = DEC_CB[half_ + mi];
+            } else if (bits == 2u) {
+                mag = mi != 0u ? TQ_CB2[3] : TQ_CB2[2];
+            } else if (bits == 3u) {
+                mag = (mi & 2u) != 0u ? ((mi & 1u) != 0u ? TQ_CB3[7] : TQ_CB3[6])
+                                      : ((mi & 1u) != 0u ? TQ_CB3[5] : TQ_CB3[4]);
+            } else {
+                float a = (mi & 2u) != 0u ? ((mi & 1u) != 0u ? TQ_CB4[11] : TQ_CB4[10])
+                                          : ((mi & 1u) != 0u ? TQ_CB4[9] : TQ_CB4[8]);
+                float b = (mi & 2u) != 0u ? ((mi & 1u) != 0u ? TQ_CB4[15] : TQ_CB4[14])
+                                          : ((mi & 1u) != 0u ? TQ_CB4[13] : TQ_CB4[12]);
+                mag = (mi & 4u) != 0u ? b : a;
+            }
+            c = neg ? -mag : mag;
+        }
+        v[i] = c;
+    }
+    return nrm;
+}
