@@ -179,7 +179,7 @@ compare() {
     local before after out rc
     before=$(repo_state)
     out=$(TMPDIR=$W "$src/tools/tq-compare-commits" "$(commit_of c1)" "$(commit_of c8)" --rounds 2 \
-          --cache "$C" --cmake-args "$CA" --bench "$BENCH" --repeats 7)
+          --cache "$C" --cmake-args "$CA" --bench "$BENCH" --repeats 7 --history "$W/history")
     rc=$?
     after=$(repo_state)
     echo "$out"
@@ -188,7 +188,11 @@ compare() {
     grep -qE " time .* SLOWER" <<<"$out" || fail "no 'time ... SLOWER' row"
     grep -qE "scratch [0-9.]+ [KM]iB -> [0-9.]+ [KM]iB  x1[0-9]\.[0-9]+" <<<"$out" || fail "the scratch change is not said plainly"
     [ "$before" = "$after" ] || fail "tq-compare-commits changed the checkout, index, stash or HEAD"
-    note "scratch x16 LARGER, time SLOWER"
+    # the results history keeps every measured commit's records for later comparisons
+    local kept
+    kept=$(ls "$W"/history/*/*/"$(commit_of c8)"/*.json 2>/dev/null | wc -l)
+    [ "$kept" -ge 2 ] || fail "the results history holds $kept result files of c8, want 2 (one per round)"
+    note "scratch x16 LARGER, time SLOWER; results kept in the history"
 }
 
 case "$phase" in
