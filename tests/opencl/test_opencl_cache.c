@@ -66,7 +66,8 @@ static void cache_file(char *out, size_t cap)
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
         if (strstr(e->d_name, ".clbin") && !strstr(e->d_name, ".tmp")) {
-            snprintf(out, cap, "%s/%s", dir, e->d_name);
+            int len = snprintf(out, cap, "%s/%s", dir, e->d_name);
+            assert_true(len > 0 && (size_t)len < cap);   /* a cut path would name another file */
             n++;
         }
     closedir(d);
