@@ -137,24 +137,39 @@ static void test_bad_options_are_rejected(void **state)
 static void test_variants_and_modes_are_reported(void **state)
 {
     (void)state;
+    /* Each strategy and mode on both attention kernels: the tiled kernel's string is pinned
+     * exactly; the flash-decoding kernel also names its lanes, reduction and keys per step,
+     * which depend on the device, so only its kernel prefix and the strategy/mode suffix are. */
     const char *opts[] = { "variant=table", "variant=magsign,mode=normsonly", "variant=arith",
                            "mode=nodequant", "mode=readbytes", "mode=indices" };
     const char *want[] = { "split-k/table", "split-k/magsign/mode=normsonly", "split-k/arith",
                            "split-k/table/mode=nodequant", "split-k/table/mode=readbytes",
                            "split-k/table/mode=indices" };
-    for (unsigned i = 0; i < 6; i++) {
-        vkt t;
-        if (!vkt_open(&t, opts[i]))
-            skip();
-        vkt_tensor q, k, v, o;
-        tq_op op;
-        make_attn(&t, &q, &k, &v, &o, TQ_TYPE_TURBO3, TQ_TYPE_TURBO3, 128, 4, 1, 1, 64, &op, 40);
-        tq_plugin_timing tm;
-        vkt_run(&t, &op, &tm);
-        assert_string_equal(tm.variant, want[i]);
-        assert_true(tm.bytes_read >= 40 * 2 * 50);
-        free4(&t, &q, &k, &v, &o);
-        vkt_close(&t);
+    for (int kernel = 0; kernel < 2; kernel++) {
+        for (unsigned i = 0; i < 6; i++) {
+            char o[128];
+            snprintf(o, sizeof o, "kernel=%s,%s", kernel ? "fd" : "tiled", opts[i]);
+            vkt t;
+            if (!vkt_open(&t, o))
+                skip();
+            vkt_tensor q, k, v, out;
+            tq_op op;
+            make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_TURBO3, 128, 4, 1, 1, 64, &op, 40);
+            tq_plugin_timing tm;
+            vkt_run(&t, &op, &tm);
+            if (kernel == 0) {
+                assert_string_equal(tm.variant, want[i]);
+            } else {
+                const char *suffix = want[i] + strlen("split-k");   /* "/table", "/magsign/mode=..." */
+                size_t lv = strlen(tm.variant), ls = strlen(suffix);
+                if (strncmp(tm.variant, "split-k-fd/", 11) != 0 || lv < ls ||
+                    strcmp(tm.variant + lv - ls, suffix) != 0)
+                    fail_msg("fd kernel reported '%s', want 'split-k-fd/...%s'", tm.variant, suffix);
+            }
+            assert_true(tm.bytes_read >= 40 * 2 * 50);
+            free4(&t, &q, &k, &v, &out);
+            vkt_close(&t);
+        }
     }
 }
 
