@@ -581,41 +581,31 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
     cl_ulong q_off = op->q.offset, k_off = op->k.offset, v_off = op->v.offset;
     cl_ulong o_off = op->out.offset;
     cl_int err;
+    /* Both attention kernels take the same buffers and geometry; they differ in their
+     * work-group size and in the local-memory arrays they need. */
+    size_t wg = r->coop ? ctx->wg_coop : ctx->wg_attn;
+    argset as = { ctx, ctx->kernels[r->coop ? TQ_OCL_K_ATTENTION_COOP : TQ_OCL_K_ATTENTION], 0,
+                  CL_SUCCESS };
+    ARG(&as, q);
+    ARG(&as, q_off);
+    ARG(&as, k);
+    ARG(&as, k_off);
+    ARG(&as, v);
+    ARG(&as, v_off);
+    ARG(&as, seq->scratch);
+    ARG(&as, *a);
     if (r->coop) {
-        size_t wg = ctx->wg_coop;
-        argset as = { ctx, ctx->kernels[TQ_OCL_K_ATTENTION_COOP], 0, CL_SUCCESS };
-        ARG(&as, q);
-        ARG(&as, q_off);
-        ARG(&as, k);
-        ARG(&as, k_off);
-        ARG(&as, v);
-        ARG(&as, v_off);
-        ARG(&as, seq->scratch);
-        ARG(&as, *a);
         ARG_LOCAL(&as, r->lred_floats * sizeof(cl_float));
         ARG_LOCAL(&as, r->ls_floats * sizeof(cl_float));
-        size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
-        size_t local[3] = { wg, 1, 1 };
-        err = launch(ctx, &as, 3, global, local, &r->ev_first);
     } else {
-        size_t wg = ctx->wg_attn;
-        argset as = { ctx, ctx->kernels[TQ_OCL_K_ATTENTION], 0, CL_SUCCESS };
-        ARG(&as, q);
-        ARG(&as, q_off);
-        ARG(&as, k);
-        ARG(&as, k_off);
-        ARG(&as, v);
-        ARG(&as, v_off);
-        ARG(&as, seq->scratch);
-        ARG(&as, *a);
         ARG_LOCAL(&as, TQ_OCL_QT * a->dk * sizeof(cl_float));
         ARG_LOCAL(&as, TQ_OCL_QT * wg * sizeof(cl_float));
         ARG_LOCAL(&as, attn_lo_floats(a->dv, wg) * sizeof(cl_float));
         ARG_LOCAL(&as, 3 * TQ_OCL_QT * sizeof(cl_float));
-        size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
-        size_t local[3] = { wg, 1, 1 };
-        err = launch(ctx, &as, 3, global, local, &r->ev_first);
     }
+    size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
+    size_t local[3] = { wg, 1, 1 };
+    err = launch(ctx, &as, 3, global, local, &r->ev_first);
     if (err != CL_SUCCESS)
         return err;
 
