@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu_fp16.h"
 #include "cpu_ops.h"
 
 typedef struct attn_job {
@@ -32,6 +33,8 @@ typedef struct attn_job {
     int64_t q_pos0;
     int64_t chunk, n_chunks, n_tasks;
     float *qbuf, *pacc, *pml;
+    float *qkbuf;                 /* kprep's rows (same geometry as qbuf), or NULL */
+    uint8_t *kint;                /* per (seq, kv head): 1 = kscore from kprep's rows */
     uint8_t *ws;
     size_t ws_stride;
 } attn_job;
@@ -80,12 +83,18 @@ static void plan(attn_job *j, const tq_op *op, int n_threads)
 static size_t scratch_layout(attn_job *j, uint8_t *base, int n_threads)
 {
     size_t off = 0;
-    size_t qb = align64((size_t)(j->n_seq * j->n_kvh * j->R * j->dk) * 4);
+    size_t qb1 = align64((size_t)(j->n_seq * j->n_kvh * j->R * j->dk) * 4);
+    /* room for kprep's rows whenever K is turbo (sizing does not know the variant) */
+    size_t qk = cpu_type_is_turbo(j->tk) ? qb1 : 0;
+    size_t ki = align64((size_t)(j->n_seq * j->n_kvh));
+    size_t qb = qb1 + qk + ki;
     size_t pa = align64((size_t)(j->n_tasks * CPU_ATTN_RB * j->dv) * 4);
     size_t pm = align64((size_t)(j->n_tasks * CPU_ATTN_RB * 2) * 4);
     j->ws_stride = ws_bytes(j->dv);
     if (base) {
         j->qbuf = (float *)(void *)(base + off);
+        j->qkbuf = qk && j->kern->kprep[j->tk] ? (float *)(void *)(base + off + qb1) : NULL;
+        j->kint = base + off + qb1 + qk;
         j->pacc = (float *)(void *)(base + off + qb);
         j->pml = (float *)(void *)(base + off + qb + pa);
         j->ws = base + off + qb + pa + pm;
@@ -135,11 +144,44 @@ static void from_plane_order(float *x, int64_t n_groups)
     }
 }
 
+/* Whether the integer K dot's error bound holds for every key of head gi: emax * (the
+ * largest sum of a key's fp16 block norms) <= CPU_KDOT_I16_MAX_ERR. A scan of the norms
+ * (2 bytes per block, about 2% of the scores' time). */
+static uint8_t kint_ok(const attn_job *j, int64_t gi, float emax)
+{
+    if (!(emax <= CPU_KDOT_I16_MAX_ERR))
+        return 0;
+    const uint8_t *kb = j->k + (uint64_t)gi * (uint64_t)j->n_ctx * j->krb;
+    uint64_t bb = cpu_row_bytes(j->tk, 128);      /* bytes of one turbo block, norm first */
+    /* per 128-group the largest |norm|: fp16 magnitudes order like their bits & 0x7fff
+     * (a NaN sorts above Inf, and both fail the test below) */
+    float nmax = 0.0f;
+    for (int64_t u = 0; u < j->dk / 128; u++) {
+        /* four independent maxima: one chain would wait on each compare */
+        unsigned hm[4] = { 0, 0, 0, 0 };
+        const uint8_t *p = kb + (uint64_t)u * bb;
+        int64_t t = 0;
+        for (; t + 4 <= j->n_kv; t += 4)
+            for (int i = 0; i < 4; i++) {
+                unsigned h = cpu_load_u16(p + (uint64_t)(t + i) * j->krb) & 0x7fffu;
+                hm[i] = h > hm[i] ? h : hm[i];
+            }
+        for (; t < j->n_kv; t++) {
+            unsigned h = cpu_load_u16(p + (uint64_t)t * j->krb) & 0x7fffu;
+            hm[0] = h > hm[0] ? h : hm[0];
+        }
+        unsigned a = hm[0] > hm[1] ? hm[0] : hm[1], b = hm[2] > hm[3] ? hm[2] : hm[3];
+        nmax += cpu_fp16_to_f32((uint16_t)(a > b ? a : b));
+    }
+    return emax * nmax <= CPU_KDOT_I16_MAX_ERR;
+}
+
 static void prep_task(void *arg, int64_t gi, int thread)
 {
     (void)thread;
     const attn_job *j = arg;
     int64_t s = gi / j->n_kvh, h = gi % j->n_kvh;
+    float emax = 0.0f;
     for (int64_t r = 0; r < j->R; r++) {
         const float *src = q_row(j, s, h, r);
         float *dst = j->qbuf + (gi * j->R + r) * j->dk;
@@ -151,7 +193,13 @@ static void prep_task(void *arg, int64_t gi, int thread)
             j->kern->rotate(dst, j->dk / 128, false);
         if (j->kern->kplanar[j->tk])
             to_plane_order(dst, j->dk / 128);
+        if (j->qkbuf) {
+            float e = j->kern->kprep[j->tk](dst, j->dk, j->qkbuf + (gi * j->R + r) * j->dk);
+            emax = e > emax ? e : emax;    /* NaN/Inf fail the test below */
+        }
     }
+    if (j->qkbuf)
+        j->kint[gi] = kint_ok(j, gi, emax);
 }
 
 static int round_pow2(int n)
@@ -183,13 +231,16 @@ static void attn_task(void *arg, int64_t task, int thread)
         uint8_t *ws = j->ws + (size_t)thread * j->ws_stride;
         float *sc = (float *)(void *)ws;
         void *vws = ws + align64(CPU_ATTN_SCORE_FLOATS * 4);
-        const float *qr = j->qbuf + (gi * j->R + r0) * j->dk;
+        bool ki = j->qkbuf && j->kint[gi];
+        const float *qr = (ki ? j->qkbuf : j->qbuf) + (gi * j->R + r0) * j->dk;
+        cpu_kscore_fn ks = ki || !j->kern->kdot_f32 ? j->kern->kscore[j->tk]
+                                                    : j->kern->kdot_f32->kscore[j->tk];
         const uint8_t *kb = j->k + (uint64_t)gi * (uint64_t)j->n_ctx * j->krb;
         const uint8_t *vb = j->v + (uint64_t)gi * (uint64_t)j->n_ctx * j->vrb;
         memset(acc, 0, (size_t)(nr * j->dv) * 4);
         for (int64_t t0 = k0; t0 < k1; t0 += CPU_ATTN_TILE) {
             int nt = (int)(k1 - t0 < CPU_ATTN_TILE ? k1 - t0 : CPU_ATTN_TILE);
-            j->kern->kscore[j->tk](qr, j->dk, nr, nrp, kb + (uint64_t)t0 * j->krb, j->krb, nt, sc);
+            ks(qr, j->dk, nr, nrp, kb + (uint64_t)t0 * j->krb, j->krb, nt, sc);
             j->kern->softmax(sc, nr, nrp, nt, j->softcap, t0, lim, m, l, acc, j->dv, j->dv);
             j->kern->vaccum[j->tv](sc, nr, nrp, vb + (uint64_t)t0 * j->vrb, j->vrb, nt, j->dv,
                                    acc, j->dv, vws);
@@ -274,6 +325,16 @@ tq_code cpu_attention(const cpu_exec *ex, const tq_op *op, cpu_op_info *info, ch
     if (j.n_chunks > 1 && n > 0 && (size_t)n < sizeof(info->variant))
         snprintf(info->variant + n, sizeof(info->variant) - (size_t)n, "/split%lld",
                  (long long)j.n_chunks);
+    if (j.qkbuf) {
+        /* "/k-i16": every kv head's K dots in int16; "/k-i16+f32": some heads needed fp32
+         * (error bound, see kint_ok); "/k-f32": all did */
+        int64_t n_int = 0, n_gi = j.n_seq * j.n_kvh;
+        for (int64_t g = 0; g < n_gi; g++)
+            n_int += j.kint[g];
+        size_t u = strlen(info->variant);
+        snprintf(info->variant + u, sizeof(info->variant) - u, "/%s%s",
+                 n_int ? ex->kern->ktag[j.tk] : "k-f32", n_int && n_int < n_gi ? "+f32" : "");
+    }
     uint64_t kv_rows = (uint64_t)(j.n_seq * j.n_kvh * j.n_kv);
     info->bytes_read = kv_rows * (j.krb + j.vrb) + (uint64_t)(j.n_seq * j.n_q * j.n_head * j.d) * 4;
     info->bytes_written = (uint64_t)(j.n_seq * j.n_q * j.n_head * j.d) * 4;

@@ -140,6 +140,10 @@ void cpu_avx2_softmax(float *s, int nr, int nrp, int nt, float softcap, int64_t 
 /* turbo3 attention micro-kernels in plane order (cpu_kern_avx2_turbo3.c). */
 void cpu_avx2_ks_turbo3(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,
                         uint64_t krb, int nt, float *s);
+/* The integer variant of the turbo3 scores (k-i16) and its Q preparation. */
+void cpu_avx2_ks_turbo3_i16(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,
+                            uint64_t krb, int nt, float *s);
+float cpu_avx2_kprep_turbo3_i16(const float *q, int64_t dk, float *out);
 void cpu_avx2_va_turbo3(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb, int nt,
                         int64_t dv, float *acc, int64_t as, void *ws);
 

@@ -1,7 +1,7 @@
 /*
  * cpu_bench.c: decode-attention and quantize throughput of the CPU backend's kernels.
  *
- *   tq_cpu_bench [--threads N] [--variant avx2|scalar|avx512] [--n-kv N] [--reps N]
+ *   tq_cpu_bench [--threads N] [--variant avx2|scalar|avx512] [--n-kv N] [--reps N] [--kdot f32|i16]
  *
  * Decode shape of the foundation issue: 1 query token, 32 query heads, 8 KV heads, d=128,
  * K and V of the same type, for f16, q8_0, q4_0, turbo2/3/4. Prints the median (and min)
@@ -150,12 +150,14 @@ int main(int argc, char **argv)
 {
     int threads = 0, reps = 21;
     int64_t n_kv = 32768;
-    const char *variant = NULL, *only = NULL;
+    const char *variant = NULL, *only = NULL, *kdot = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--variant") && i + 1 < argc)
             variant = argv[++i];
+        else if (!strcmp(argv[i], "--kdot") && i + 1 < argc)
+            kdot = argv[++i];
         else if (!strcmp(argv[i], "--n-kv") && i + 1 < argc)
             n_kv = atoll(argv[++i]);
         else if (!strcmp(argv[i], "--type") && i + 1 < argc)
@@ -164,7 +166,7 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: %s [--threads N] [--variant avx512|avx2|scalar] [--n-kv N] "
-                    "[--reps N] [--type NAME]\n", argv[0]);
+                    "[--reps N] [--type NAME] [--kdot f32|i16]\n", argv[0]);
             return 2;
         }
     }
@@ -175,7 +177,8 @@ int main(int argc, char **argv)
     char err[256], feats[256];
     cpu_exec ex = { 0 };
     cpu_scratch scratch = { 0 };
-    if (!cpu_isa_select(variant, &ex.kern, err, sizeof(err))) {
+    if (!cpu_isa_select(variant, &ex.kern, err, sizeof(err)) ||
+        !cpu_isa_kdot(kdot, &ex.kern, err, sizeof(err))) {
         fprintf(stderr, "tq_cpu_bench: %s\n", err);
         return 1;
     }

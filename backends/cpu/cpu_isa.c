@@ -102,3 +102,30 @@ bool cpu_isa_select(const char *name, const cpu_kernels **out, char *err, size_t
     snprintf(err, err_len, "cpu: unknown variant '%s' (known: avx512, avx2, scalar)", name);
     return false;
 }
+
+bool cpu_isa_kdot(const char *kdot, const cpu_kernels **k, char *err, size_t err_len)
+{
+    if (!kdot || !*kdot)
+        return true;
+    bool has_int = false;
+    for (int t = 0; t < TQ_TYPE_COUNT; t++)
+        has_int = has_int || (*k)->ktag[t];
+    if (!strcmp(kdot, "f32")) {
+        if ((*k)->kdot_f32)
+            *k = (*k)->kdot_f32;
+        return true;
+    }
+    if (!strcmp(kdot, "i16")) {
+        if ((*k)->kdot_i16) {
+            *k = (*k)->kdot_i16;
+            return true;
+        }
+        if (has_int)
+            return true;
+        snprintf(err, err_len, "cpu: kdot=i16 has no kernel in variant '%s' (only avx2 has "
+                 "integer K dots, for turbo3 K); use kdot=f32 or variant=avx2", (*k)->name);
+        return false;
+    }
+    snprintf(err, err_len, "cpu: unknown kdot '%s' (known: f32, i16)", kdot);
+    return false;
+}

@@ -18,4 +18,8 @@ const char *cpu_isa_best(void);
  * back to another variant. */
 bool cpu_isa_select(const char *name, const cpu_kernels **out, char *err, size_t err_len);
 
+/* Applies option kdot ("" = the variant's default, which is fp32; "f32" = every K dot in
+ * fp32; "i16" = integer K dots where the variant has them, an error if it has none) to *k. */
+bool cpu_isa_kdot(const char *kdot, const cpu_kernels **k, char *err, size_t err_len);
+
 #endif /* TQ_CPU_ISA_H */

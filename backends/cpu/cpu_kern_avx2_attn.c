@@ -342,6 +342,9 @@ KS_FN(T_T2, turbo2) KS_FN(T_T4, turbo4)
 VA_FN(T_F32, f32) VA_FN(T_F16, f16) VA_FN(T_Q8, q8_0) VA_FN(T_Q4, q4_0)
 VA_FN(T_T2, turbo2) VA_FN(T_T4, turbo4)
 
+static const cpu_kernels k_avx2_ki16;
+
+/* Default (kdot=f32): turbo3 K dots in fp32 (cpu_avx2_ks_turbo3). */
 static const cpu_kernels k_avx2 = {
     .name = "avx2",
     .quantize_row = cpu_avx2_quantize_row,
@@ -353,6 +356,27 @@ static const cpu_kernels k_avx2 = {
     .softmax = cpu_avx2_softmax,
     .kplanar = { [TQ_TYPE_TURBO3] = true },
     .vplanar = { [TQ_TYPE_TURBO3] = true },
+    .kdot_i16 = &k_avx2_ki16,
+};
+
+/* kdot=i16: turbo3 K dots in int16 (k-i16, cpu_kern_avx2_turbo3.c). Not the default: the
+ * scores kernel alone is ~20% faster (6.5 -> 5.2 ms single-thread CPU for 8 kv heads x 32K
+ * keys), but whole decode attention was not reliably faster on the shared 2-core EPYC
+ * (12.97 -> 12.65 ms quiet, 18.7 -> 20.6 ms median under load from a neighbour). */
+static const cpu_kernels k_avx2_ki16 = {
+    .name = "avx2",
+    .quantize_row = cpu_avx2_quantize_row,
+    .dequantize_row = cpu_avx2_dequantize_row,
+    .rotate = cpu_avx2_rotate,
+    .f16_to_f32 = cpu_avx2_f16_to_f32,
+    .kscore = { ks_f32, ks_f16, ks_q8_0, ks_q4_0, ks_turbo2, cpu_avx2_ks_turbo3_i16, ks_turbo4 },
+    .vaccum = { va_f32, va_f16, va_q8_0, va_q4_0, va_turbo2, cpu_avx2_va_turbo3, va_turbo4 },
+    .softmax = cpu_avx2_softmax,
+    .kplanar = { [TQ_TYPE_TURBO3] = true },
+    .vplanar = { [TQ_TYPE_TURBO3] = true },
+    .kprep = { [TQ_TYPE_TURBO3] = cpu_avx2_kprep_turbo3_i16 },
+    .ktag = { [TQ_TYPE_TURBO3] = "k-i16" },
+    .kdot_f32 = &k_avx2,
 };
 
 const cpu_kernels *cpu_kernels_avx2(void)

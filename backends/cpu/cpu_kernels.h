@@ -22,6 +22,14 @@
 
 #define CPU_ATTN_TILE 64
 #define CPU_ATTN_RB 8
+/* Largest bound on a score's error (in logits, after scale) that an integer K dot may
+ * have (kprep); above it the kv head's scores are computed in fp32. The bound is
+ * Cauchy-Schwarz, typically 10-30x the actual error. Measured worst attention NMSE of the
+ * integer path in tests/cpu (normal, peaky with |q| x10 and x30, near-uniform, outlier
+ * channels) against this limit: 2e-3 and 1e-2: 6.6e-9; 3e-2: 1.0e-7; 1e-1: 1.9e-6 (fails).
+ * 1e-2 keeps ordinary attention on the integer path with a ~150x margin to 1e-6 and sends
+ * peaky heads (|q| x10 and up) to fp32. */
+#define CPU_KDOT_I16_MAX_ERR 1e-2f
 /* Floats of the score tile: keys may be computed past nt up to the next multiple of 8. */
 #define CPU_ATTN_SCORE_FLOATS ((CPU_ATTN_TILE + 8) * CPU_ATTN_RB)
 /* Bytes of per-thread workspace a vaccum call may use. */
@@ -61,6 +69,18 @@ typedef struct cpu_kernels {
      * element cpu_plane_elem(p); vplanar[t]: vaccum[t] accumulates position p of a group
      * into acc[p], which holds element cpu_plane_elem(p). */
     bool kplanar[TQ_TYPE_COUNT], vplanar[TQ_TYPE_COUNT];
+    /* kprep[t] (may be NULL): converts one prepared q row (dk floats, after kplanar) into
+     * the layout kscore[t] reads instead (out: dk floats of room; e.g. int16 Q, k-i16).
+     * Returns E, a bound on the score error per unit of K block norm: |error of the score
+     * of key k| <= E * sum over k's 128-groups of its fp16 norm. kscore[t] may only be
+     * used where that is at most CPU_KDOT_I16_MAX_ERR; elsewhere kdot_f32->kscore[t] on
+     * the float rows. */
+    float (*kprep[TQ_TYPE_COUNT])(const float *q, int64_t dk, float *out);
+    /* ktag[t] (may be NULL): appended to the reported variant when K has type t ("k-i16"). */
+    const char *ktag[TQ_TYPE_COUNT];
+    /* The same variant with every K dot in fp32 (option kdot=f32) / with integer K dots
+     * where it has them (kdot=i16); NULL when this table already is that one. */
+    const struct cpu_kernels *kdot_f32, *kdot_i16;
 } cpu_kernels;
 
 /* Plane order of a 128-group: position p holds element 4 * (p % 32) + p / 32, i.e. the

@@ -95,7 +95,7 @@ static tq_status cpu_init(const tq_host_api *host, void **out_state)
     snprintf(d->default_variant, sizeof(d->default_variant), "%s", cpu_isa_best());
     snprintf(d->note, sizeof(d->note),
              "host CPU: %ld threads by default; variants: avx512 avx2 scalar where cpuid allows "
-             "(options variant=, threads=)", online_cpus());
+             "(options variant=, threads=, kdot=f32|i16)", online_cpus());
     d->type = TQ_DEVICE_CPU;
     long pages = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES);
     long psz = sysconf(_SC_PAGESIZE);
@@ -140,9 +140,10 @@ static void scratch_account(void *cookie, int64_t delta)
 }
 
 static tq_status parse_options(cpu_state *st, const char *options, char *variant, size_t vlen,
-                               long *threads)
+                               long *threads, char *kdot, size_t klen)
 {
     variant[0] = '\0';
+    kdot[0] = '\0';
     *threads = online_cpus();
     if (!options)
         return NULL;
@@ -165,11 +166,15 @@ static tq_status parse_options(cpu_state *st, const char *options, char *variant
         char *eq = strchr(s, '=');
         if (!eq)
             return ERR(st, TQ_CODE_INVALID_ARGUMENT, "cpu: option '%s' is not key=value "
-                       "(known keys: variant, threads)", s);
+                       "(known keys: variant, threads, kdot)", s);
         *eq = '\0';
         const char *val = eq + 1;
         if (!strcmp(s, "variant")) {
             snprintf(variant, vlen, "%s", val);
+        } else if (!strcmp(s, "kdot")) {
+            if (strcmp(val, "f32") && strcmp(val, "i16"))
+                return ERR(st, TQ_CODE_INVALID_ARGUMENT, "cpu: kdot=%s is not f32 or i16", val);
+            snprintf(kdot, klen, "%s", val);
         } else if (!strcmp(s, "threads")) {
             char *end = NULL;
             errno = 0;
@@ -180,7 +185,7 @@ static tq_status parse_options(cpu_state *st, const char *options, char *variant
             *threads = t;
         } else {
             return ERR(st, TQ_CODE_INVALID_ARGUMENT, "cpu: unknown option '%s' (known keys: "
-                       "variant=avx512|avx2|scalar, threads=N)", s);
+                       "variant=avx512|avx2|scalar, threads=N, kdot=f32|i16)", s);
         }
     }
     return NULL;
@@ -192,13 +197,14 @@ static tq_status cpu_context_create(void *state, uint32_t device, const char *op
     cpu_state *st = state;
     if (device != 0)
         return ERR(st, TQ_CODE_OUT_OF_RANGE, "cpu: device %u does not exist", device);
-    char variant[64], err[256];
+    char variant[64], kdot[8], err[256];
     long threads;
-    tq_status s = parse_options(st, options, variant, sizeof(variant), &threads);
+    tq_status s = parse_options(st, options, variant, sizeof(variant), &threads, kdot, sizeof(kdot));
     if (s)
         return s;
     const cpu_kernels *kern;
-    if (!cpu_isa_select(variant, &kern, err, sizeof(err)))
+    if (!cpu_isa_select(variant, &kern, err, sizeof(err)) ||
+        !cpu_isa_kdot(kdot, &kern, err, sizeof(err)))
         return ERR(st, TQ_CODE_UNSUPPORTED, "%s", err);
     cpu_ctx *c = calloc(1, sizeof(*c));
     if (!c)

@@ -60,7 +60,12 @@ bool ct_exec_init(ct_exec *e, const char *variant, int threads)
 {
     char err[256];
     memset(e, 0, sizeof(*e));
-    if (!cpu_isa_select(variant, &e->ex.kern, err, sizeof(err)))
+    /* "name:kdot" selects a variant and its kdot option (e.g. "avx2:f32") */
+    char name[32];
+    size_t n = strcspn(variant, ":");
+    snprintf(name, sizeof(name), "%.*s", (int)n, variant);
+    if (!cpu_isa_select(name, &e->ex.kern, err, sizeof(err)) ||
+        !cpu_isa_kdot(variant[n] ? variant + n + 1 : "", &e->ex.kern, err, sizeof(err)))
         return false;
     if (cpu_pool_create(threads, CPU_POOL_STACK_BYTES, &e->ex.pool, err, sizeof(err)))
         return false;

@@ -96,6 +96,11 @@ static void test_options_are_checked(void **state)
                     "avx512f");
     OK(tq_context_create(cpu_be, 0, "variant=scalar; threads=3", &ctx));
     tq_context_destroy(ctx);
+    expect_code(tq_context_create(cpu_be, 0, "kdot=i8", &ctx), TQ_CODE_INVALID_ARGUMENT, "kdot");
+    expect_code(tq_context_create(cpu_be, 0, "variant=scalar,kdot=i16", &ctx),
+                TQ_CODE_UNSUPPORTED, "kdot=i16");
+    OK(tq_context_create(cpu_be, 0, "variant=scalar,kdot=f32", &ctx));
+    tq_context_destroy(ctx);
 }
 
 /* Runs quantize, dequantize and attention on one backend; returns outputs. */
@@ -238,6 +243,13 @@ static void test_default_variant_matches_ref(void **state)
     compare_with_ref("threads=2", want, TQ_TYPE_Q8_0, TQ_TYPE_TURBO4);
     compare_with_ref("threads=1", want, TQ_TYPE_F16, TQ_TYPE_Q4_0);
     compare_with_ref(NULL, want, TQ_TYPE_TURBO2, TQ_TYPE_F32);
+    /* the integer turbo3 K dot, on request (avx2 only) */
+    char feats[256];
+    cpu_isa_features(feats, sizeof(feats));
+    if (strstr(feats, "avx2")) {
+        compare_with_ref("variant=avx2,kdot=i16", "/k-i16", TQ_TYPE_TURBO3, TQ_TYPE_F16);
+        compare_with_ref("variant=avx2,kdot=f32", "avx2/gqa4", TQ_TYPE_TURBO3, TQ_TYPE_TURBO3);
+    }
 }
 
 int main(void)
