@@ -309,33 +309,7 @@ void cpu_avx2_softmax(float *s, int nr, int nrp, int nt, float softcap, int64_t 
 
 /* ------------------------------------------------------------------ instantiation */
 
-#define KS_FN(T, name)                                                                       \
-    static void ks_##name(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,       \
-                          uint64_t krb, int nt, float *s)                                     \
-    {                                                                                         \
-        switch (nrp) {                                                                        \
-        case 1: kscore_tpl(T, 1, q, dk, nr, k, krb, nt, s); break;                            \
-        case 2: kscore_tpl(T, 2, q, dk, nr, k, krb, nt, s); break;                            \
-        case 4: kscore_tpl(T, 4, q, dk, nr, k, krb, nt, s); break;                            \
-        default: kscore_tpl(T, 8, q, dk, nr, k, krb, nt, s); break;                           \
-        }                                                                                     \
-    }
-
-#define VA_FN(T, name)                                                                       \
-    static void va_##name(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb,     \
-                          int nt, int64_t dv, float *acc, int64_t as, void *ws)                \
-    {                                                                                         \
-        switch (nr) {                                                                         \
-        case 1: vaccum_tpl(T, 1, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                 \
-        case 2: vaccum_tpl(T, 2, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                 \
-        case 3: vaccum_tpl(T, 3, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                 \
-        case 4: vaccum_tpl(T, 4, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                 \
-        case 5: vaccum_tpl(T, 5, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                 \
-        case 6: vaccum_tpl(T, 6, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                 \
-        case 7: vaccum_tpl(T, 7, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                 \
-        default: vaccum_tpl(T, 8, p, nrp, v, vrb, nt, dv, acc, as, ws); break;                \
-        }                                                                                     \
-    }
+#include "cpu_kern_dispatch.h"
 
 KS_FN(T_F32, f32) KS_FN(T_F16, f16) KS_FN(T_Q8, q8_0) KS_FN(T_Q4, q4_0)
 KS_FN(T_T2, turbo2) KS_FN(T_T4, turbo4)
