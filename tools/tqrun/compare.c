@@ -403,6 +403,8 @@ static bool parse_gate(const char *s, cmp_gate *g)
 
 /* MiB from 1 MiB up (the figure people quote), KiB or bytes below, so a small scratch
  * that grew 14x does not print as "0.0 MiB -> 0.3 MiB". */
+/* Not tr_fmt_bytes: a comparison keeps both sides in one unit and does not switch to GiB,
+ * so a regression reads "scratch 489.0 MiB -> 8480.0 MiB  x17.34" (tests/compare pins it). */
 static const char *fmt_mib(double bytes, char *buf, size_t size)
 {
     if (bytes >= 1024.0 * 1024.0)
