@@ -74,6 +74,7 @@ AI void ks_tpl(const int NRP, const float *q, int64_t dk, int nr, const uint8_t 
 #pragma GCC unroll 8
         for (int kk = 0; kk < KPT; kk++)
             kp[kk] = k + (uint64_t)(t + kk < nt ? t + kk : nt - 1) * krb;
+        prefetch_bytes(k, (uint64_t)(t + CPU_ATTN_TILE) * krb, (uint64_t)KPT * krb);
         __m256 acc[8];
 #pragma GCC unroll 8
         for (int a = 0; a < 8; a++)
@@ -142,6 +143,8 @@ AI void va_tpl(const int NR, const float *p, int nrp, const uint8_t *v, uint64_t
         uint64_t uoff = (uint64_t)u * TQ_TURBO3_BLOCK_BYTES;
         for (int t = 0; t < nt; t++) {
             const uint8_t *blk = v + (uint64_t)t * vrb + uoff;
+            if (u == 0)
+                prefetch_bytes(blk, CPU_ATTN_TILE * vrb, vrb);
             float f = h2f(blk);
 #pragma GCC unroll 8
             for (int r = 0; r < NR; r++)
