@@ -46,6 +46,17 @@ AI float h2f(const uint8_t *p)
     return _cvtsh_ss(ld16(p));
 }
 
+/* pw[r] = p[r] * f for the NR rows of one key (V weights with the block scale folded in),
+ * as one vector: lanes NR.. get junk. p may be read up to 4 (NR <= 4) or 8 floats: the
+ * attention score tile has room for that past every key (CPU_ATTN_SCORE_FLOATS). */
+AI void pw_store(const int NR, float *pw, const float *p, float f)
+{
+    if (NR <= 4)
+        _mm_storeu_ps(pw, _mm_mul_ps(_mm_loadu_ps(p), _mm_set1_ps(f)));
+    else
+        _mm256_storeu_ps(pw, _mm256_mul_ps(_mm256_loadu_ps(p), _mm256_set1_ps(f)));
+}
+
 AI float hsum8(__m256 v)
 {
     __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -176,10 +176,7 @@ AI void vaccum_tpl(const int T, const int NR, const float *p, int nrp, const uin
             const uint8_t *blk = v + (uint64_t)t * vrb + uoff;
             if (u == 0)
                 prefetch_bytes(blk, CPU_ATTN_TILE * vrb, vrb);
-            float f = unit_scale(T, blk);
-#pragma GCC unroll 8
-            for (int r = 0; r < NR; r++)
-                pw[t * 8 + r] = p[t * nrp + r] * f;
+            pw_store(NR, pw + t * 8, p + t * nrp, unit_scale(T, blk));
             if (T == T_T3)
                 t3_words(blk, wq + t * 8);
         }

@@ -145,10 +145,7 @@ AI void va_tpl(const int NR, const float *p, int nrp, const uint8_t *v, uint64_t
             const uint8_t *blk = v + (uint64_t)t * vrb + uoff;
             if (u == 0)
                 prefetch_bytes(blk, CPU_ATTN_TILE * vrb, vrb);
-            float f = h2f(blk);
-#pragma GCC unroll 8
-            for (int r = 0; r < NR; r++)
-                pw[t * 8 + r] = p[t * nrp + r] * f;
+            pw_store(NR, pw + t * 8, p + t * nrp, h2f(blk));
             t3_ctrl(blk, ctrl + t * 128);
         }
         /* Two 8-position chunks per pass when the rows leave registers for it: the weight
