@@ -22,7 +22,8 @@
 static const float mag3[8] = { 0.021663f, 0.066822f, 0.118786f, 0.190207f,
                                0.021663f, 0.066822f, 0.118786f, 0.190207f };
 
-/* One block's 128 control bytes, in plane order, to out (32-byte aligned). */
+/* One block's 128 control bytes, in plane order, to out (32-byte aligned): bits 0-1 the
+ * magnitude index, bit 7 the sign; bits 2-6 are don't-cares (ones for negative). */
 AI void t3_ctrl(const uint8_t *blk, uint8_t *out)
 {
     const __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(blk + TQ_TURBO_QS_OFFSET));
@@ -32,15 +33,16 @@ AI void t3_ctrl(const uint8_t *blk, uint8_t *out)
     const __m256i y = _mm256_shuffle_epi8(sg, _mm256_setr_epi8(
         0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7,
         8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
-    const __m256i three = _mm256_set1_epi8(3), flip = _mm256_set1_epi8((char)0x83);
+    const __m256i three = _mm256_set1_epi8(3);
     const __m256i zero = _mm256_setzero_si256();
 #pragma GCC unroll 4
     for (int b = 0; b < 4; b++) {
         const __m256i bit = _mm256_set1_epi16((short)((1 << b) | (0x10 << b) << 8));
         __m256i low = _mm256_and_si256(_mm256_srli_epi16(x, 2 * b), three);
+        /* neg: 0xff where the sign bit is clear. low ^ neg flips the magnitude index and
+         * sets bit 7; bits 2..6 become ones too, which t3_decode never looks at */
         __m256i neg = _mm256_cmpeq_epi8(_mm256_and_si256(y, bit), zero);
-        _mm256_store_si256((__m256i *)(void *)(out + 32 * b),
-                           _mm256_xor_si256(low, _mm256_and_si256(neg, flip)));
+        _mm256_store_si256((__m256i *)(void *)(out + 32 * b), _mm256_xor_si256(low, neg));
     }
 }
 
