@@ -71,9 +71,11 @@ AI __m256 decode_chunk(int T, const uint8_t *blk, const uint64_t *w, int c, __m2
         return _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(8)));
     }
     case T_T2: {
+        /* 4 entries, present in both lanes (cb2x2): the in-lane vpermilps, which reads
+         * bits 0-1, finds what vpermps would, at a fraction of its cost on Zen 3 */
         __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32(ld16(blk + 2 + 2 * c)),
                                         _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
-        return _mm256_permutevar8x32_ps(cb, idx);
+        return _mm256_permutevar_ps(cb, idx);
     }
     case T_T3: {
         __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32((int)ld32(t3_chunk(w, c))),
