@@ -74,15 +74,21 @@ shared float sh_red[SG_REDUCE != 0u ? 1u : 128u * B * RB];
 shared float sh_cbk[16], sh_cbv[16];
 
 #define DEC_NAME dec8r_k
+#define DEC_IDX8 dec8r_idx8_k
+#define DEC_CVAL dec8r_cval_k
 #define DEC_BUF kbuf
 #define DEC_TYPE K_TYPE
 #define DEC_CB sh_cbk
 #include "tq_dec8r.glsl"
 #undef DEC_NAME
+#undef DEC_IDX8
+#undef DEC_CVAL
 #undef DEC_BUF
 #undef DEC_TYPE
 #undef DEC_CB
 #define DEC_NAME dec8r_v
+#define DEC_IDX8 dec8r_idx8_v
+#define DEC_CVAL dec8r_cval_v
 #define DEC_BUF vbuf
 #define DEC_TYPE V_TYPE
 #define DEC_CB sh_cbv

@@ -1,6 +1,9 @@
 // tq_dec8.glsl: decode 8 consecutive elements (c0 % 8 == 0) of one K or V row into
 // shared memory, with the dequant variant and profiling mode of the pipeline.
-// Included once per operand with DEC_NAME, DEC_BUF, DEC_TYPE, DEC_CB (shared table).
+// Included once per operand with DEC_NAME, DEC_IDX8, DEC_CVAL, DEC_BUF, DEC_TYPE, DEC_CB
+// (shared table).
+
+#include "tq_turbo8.glsl"
 
 void DEC_NAME(uint rbase, uint c0, uint sidx)
 {
@@ -76,54 +79,13 @@ void DEC_NAME(uint rbase, uint c0, uint sidx)
         for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm;
         return;
     }
-    uint idxw;   // 8 indices, 4 bits apart
     uint raw;
-    if (DEC_TYPE == TQ_TYPE_ID_TURBO4) {
-        uint qb = b0 + 2u + (j0 >> 1);
-        raw = TQ_RD16(DEC_BUF, qb) | (TQ_RD16(DEC_BUF, qb + 2u) << 16);
-        idxw = raw;
-    } else {
-        raw = TQ_RD16(DEC_BUF, b0 + 2u + (j0 >> 2));
-        uint sg = 0u;
-        if (DEC_TYPE == TQ_TYPE_ID_TURBO3)
-            sg = TQ_RD8(DEC_BUF, b0 + uint(TQ_TURBO3_SIGNS_OFFSET) + (j0 >> 3));
-        if (MODE == MODE_READBYTES)
-            raw ^= sg;
-        idxw = 0u;
-        for (uint i = 0u; i < 8u; i++)
-            idxw |= (((raw >> (2u * i)) & 3u) | (((sg >> i) & 1u) << 2)) << (4u * i);
-    }
+    uint idxw = DEC_IDX8(b0, j0, raw);   // 8 indices, 4 bits apart
     if (MODE == MODE_READBYTES) {
         for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm * float((raw >> i) & 1u);
         return;
     }
-    uint bits = DEC_TYPE == TQ_TYPE_ID_TURBO2 ? 2u : DEC_TYPE == TQ_TYPE_ID_TURBO3 ? 3u : 4u;
-    uint half_ = 1u << (bits - 1u);
-    for (uint i = 0u; i < 8u; i++) {
-        uint idx = (idxw >> (4u * i)) & 15u;
-        float c;
-        if (VARIANT == VARIANT_TABLE) {
-            c = DEC_CB[idx];
-        } else {
-            bool neg = idx < half_;
-            uint m = neg ? half_ - 1u - idx : idx - half_;
-            float mag;
-            if (VARIANT == VARIANT_MAGSIGN) {
-                mag = DEC_CB[half_ + m];
-            } else if (bits == 2u) {
-                mag = m != 0u ? TQ_CB2[3] : TQ_CB2[2];
-            } else if (bits == 3u) {
-                mag = (m & 2u) != 0u ? ((m & 1u) != 0u ? TQ_CB3[7] : TQ_CB3[6])
-                                     : ((m & 1u) != 0u ? TQ_CB3[5] : TQ_CB3[4]);
-            } else {
-                float a = (m & 2u) != 0u ? ((m & 1u) != 0u ? TQ_CB4[11] : TQ_CB4[10])
-                                         : ((m & 1u) != 0u ? TQ_CB4[9] : TQ_CB4[8]);
-                float b = (m & 2u) != 0u ? ((m & 1u) != 0u ? TQ_CB4[15] : TQ_CB4[14])
-                                         : ((m & 1u) != 0u ? TQ_CB4[13] : TQ_CB4[12]);
-                mag = (m & 4u) != 0u ? b : a;
-            }
-            c = neg ? -mag : mag;
-        }
-        sh_kv[sidx + i] = c * nrm;
-    }
+    uint bits = tq_turbo_bits(DEC_TYPE);
+    for (uint i = 0u; i < 8u; i++)
+        sh_kv[sidx + i] = DEC_CVAL(bits, (idxw >> (4u * i)) & 15u) * nrm;
 }
