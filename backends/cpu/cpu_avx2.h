@@ -170,5 +170,10 @@ void cpu_avx2_ks_turbo3_i16(const float *q, int64_t dk, int nr, int nrp, const u
 float cpu_avx2_kprep_turbo3_i16(const float *q, int64_t dk, float *out);
 void cpu_avx2_va_turbo3(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb, int nt,
                         int64_t dv, float *acc, int64_t as, void *ws);
+/* turbo4 attention micro-kernels from control bytes (element order), same file. */
+void cpu_avx2_ks_turbo4(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,
+                        uint64_t krb, int nt, float *s);
+void cpu_avx2_va_turbo4(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb, int nt,
+                        int64_t dv, float *acc, int64_t as, void *ws);
 
 #endif /* TQ_CPU_AVX2_H */

@@ -2,10 +2,10 @@
  * cpu_kern_avx2_attn.c: AVX2 attention micro-kernels and the AVX2 kernel table.
  *
  * Scores: every decoded 8-element chunk of a key feeds the FMAs of all query rows of the
- * row block (the GQA group), so each K block is decoded once per row block. Turbo keys are
- * decoded straight from their indices with one vpermps against the codebook pre-scaled by
- * the block's norm (norm folded into the score); turbo3's 3-bit indices are spread to
- * 3-bit lanes with pdep once per block. q8_0/q4_0 use cvtepi8/cvtepu8, f16 uses F16C.
+ * row block (the GQA group), so each K block is decoded once per row block. turbo2 keys
+ * are decoded straight from their indices with one in-lane vpermilps against the codebook
+ * pre-scaled by the block's norm (norm folded into the score); turbo3 and turbo4 have
+ * their own kernels (cpu_kern_avx2_turbo3.c). q8_0/q4_0 use cvtepi8/cvtepu8, f16 F16C.
  * Eight accumulators (rows x keys) are reduced to one score vector with hadd.
  * V: per 8 output dims the row accumulators stay in registers across the tile's keys;
  * block scales (norm, d) are folded into the softmax weights.
@@ -314,9 +314,9 @@ void cpu_avx2_softmax(float *s, int nr, int nrp, int nt, float softcap, int64_t 
 #include "cpu_kern_dispatch.h"
 
 KS_FN(T_F32, f32) KS_FN(T_F16, f16) KS_FN(T_Q8, q8_0) KS_FN(T_Q4, q4_0)
-KS_FN(T_T2, turbo2) KS_FN(T_T4, turbo4)
+KS_FN(T_T2, turbo2)
 VA_FN(T_F32, f32) VA_FN(T_F16, f16) VA_FN(T_Q8, q8_0) VA_FN(T_Q4, q4_0)
-VA_FN(T_T2, turbo2) VA_FN(T_T4, turbo4)
+VA_FN(T_T2, turbo2)
 
 static const cpu_kernels k_avx2_ki16;
 
@@ -327,8 +327,10 @@ static const cpu_kernels k_avx2 = {
     .dequantize_row = cpu_avx2_dequantize_row,
     .rotate = cpu_avx2_rotate,
     .f16_to_f32 = cpu_avx2_f16_to_f32,
-    .kscore = { ks_f32, ks_f16, ks_q8_0, ks_q4_0, ks_turbo2, cpu_avx2_ks_turbo3, ks_turbo4 },
-    .vaccum = { va_f32, va_f16, va_q8_0, va_q4_0, va_turbo2, cpu_avx2_va_turbo3, va_turbo4 },
+    .kscore = { ks_f32, ks_f16, ks_q8_0, ks_q4_0, ks_turbo2, cpu_avx2_ks_turbo3,
+                cpu_avx2_ks_turbo4 },
+    .vaccum = { va_f32, va_f16, va_q8_0, va_q4_0, va_turbo2, cpu_avx2_va_turbo3,
+                cpu_avx2_va_turbo4 },
     .softmax = cpu_avx2_softmax,
     .kplanar = { [TQ_TYPE_TURBO3] = true },
     .vplanar = { [TQ_TYPE_TURBO3] = true },
@@ -345,8 +347,10 @@ static const cpu_kernels k_avx2_ki16 = {
     .dequantize_row = cpu_avx2_dequantize_row,
     .rotate = cpu_avx2_rotate,
     .f16_to_f32 = cpu_avx2_f16_to_f32,
-    .kscore = { ks_f32, ks_f16, ks_q8_0, ks_q4_0, ks_turbo2, cpu_avx2_ks_turbo3_i16, ks_turbo4 },
-    .vaccum = { va_f32, va_f16, va_q8_0, va_q4_0, va_turbo2, cpu_avx2_va_turbo3, va_turbo4 },
+    .kscore = { ks_f32, ks_f16, ks_q8_0, ks_q4_0, ks_turbo2, cpu_avx2_ks_turbo3_i16,
+                cpu_avx2_ks_turbo4 },
+    .vaccum = { va_f32, va_f16, va_q8_0, va_q4_0, va_turbo2, cpu_avx2_va_turbo3,
+                cpu_avx2_va_turbo4 },
     .softmax = cpu_avx2_softmax,
     .kplanar = { [TQ_TYPE_TURBO3] = true },
     .vplanar = { [TQ_TYPE_TURBO3] = true },

@@ -1,5 +1,5 @@
 /*
- * cpu_kern_avx2_turbo3.c: AVX2 attention micro-kernels for turbo3 K and V.
+ * cpu_kern_avx2_turbo3.c: AVX2 attention micro-kernels for turbo3 (and turbo4) K and V.
  *
  * Why a separate decode: on the machines this runs on (Zen 3 in particular) a lane-crossing
  * vpermps costs about as much issue bandwidth as two FMAs, so looking an 8-entry codebook
@@ -14,6 +14,10 @@
  * rows (turbo K) and V accumulators (turbo V) live in that order; the attention driver
  * permutes Q once and un-permutes the merged V row before the inverse rotation
  * (cpu_kernels.kplanar / vplanar).
+ *
+ * turbo4 uses the same kernels with its own control bytes: 8 magnitudes, so the lookup is
+ * one vpermps (instead of the generic path's two plus a blend), and the expansion (one
+ * vpshufb per 32 indices) works in element order, so Q and V need no permutation.
  */
 #include <math.h>
 
@@ -57,13 +61,63 @@ AI __m256 t3_decode(const uint8_t *ctrl, __m256 mag, __m256 sbit)
     return _mm256_xor_ps(m, _mm256_and_ps(_mm256_castsi256_ps(c), sbit));
 }
 
+/* turbo4: the codebook is symmetric too, c[8 + j] = m[j], c[7 - j] = -m[j], with 8
+ * magnitudes. The control byte of a 4-bit index v: magnitude index (v >= 8 ? v - 8 : 7 - v)
+ * in bits 0-2, bit 7 set when negative; one vpshufb per 32 indices. */
+static const int8_t t4_lut[16] = { -121, -122, -123, -124, -125, -126, -127, -128,
+                                   0, 1, 2, 3, 4, 5, 6, 7 };
+static const float cb4[16] = { TQ_TURBO4_CODEBOOK };
+
+/* One turbo4 block's 128 control bytes, in element order, to out (32-byte aligned). */
+AI void t4_ctrl(const uint8_t *blk, uint8_t *out)
+{
+    const __m256i lut = _mm256_broadcastsi128_si256(
+        _mm_loadu_si128((const __m128i *)(const void *)t4_lut));
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        /* byte i holds elements 2i (low nibble) and 2i + 1 */
+        __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(blk + TQ_TURBO_QS_OFFSET + 32 * h));
+        __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(x, m4));
+        __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(x, 4), m4));
+        /* interleaved per 128-bit lane: u0 = elements 0-15 | 32-47, u1 = 16-31 | 48-63 */
+        __m256i u0 = _mm256_unpacklo_epi8(lo, hi), u1 = _mm256_unpackhi_epi8(lo, hi);
+        _mm256_store_si256((__m256i *)(void *)(out + 64 * h), _mm256_permute2x128_si256(u0, u1, 0x20));
+        _mm256_store_si256((__m256i *)(void *)(out + 64 * h + 32), _mm256_permute2x128_si256(u0, u1, 0x31));
+    }
+}
+
+/* Centroids (unscaled) of 8 positions of a turbo3 (T4 = 0) or turbo4 (T4 = 1) block. */
+AI __m256 tq_decode(const int T4, const uint8_t *ctrl, __m256 mag, __m256 sbit)
+{
+    if (!T4)
+        return t3_decode(ctrl, mag, sbit);
+    __m256i c;
+    __asm__("vpmovsxbd %1, %0" : "=x"(c) : "m"(*(const uint8_t (*)[8])(const void *)ctrl));
+    __m256 m = _mm256_permutevar8x32_ps(mag, c);
+    return _mm256_xor_ps(m, _mm256_and_ps(_mm256_castsi256_ps(c), sbit));
+}
+
+AI void tq_ctrl(const int T4, const uint8_t *blk, uint8_t *out)
+{
+    if (T4)
+        t4_ctrl(blk, out);
+    else
+        t3_ctrl(blk, out);
+}
+
+AI __m256 tq_mag(const int T4)
+{
+    return _mm256_loadu_ps(T4 ? cb4 + 8 : mag3);
+}
+
 /* ------------------------------------------------------------------ scores */
 
-AI void ks_tpl(const int NRP, const float *q, int64_t dk, int nr, const uint8_t *k, uint64_t krb,
+AI void ks_tpl(const int T4, const int NRP, const float *q, int64_t dk, int nr, const uint8_t *k, uint64_t krb,
                int nt, float *s)
 {
     const int KPT = 8 / NRP;
-    const __m256 mag = _mm256_loadu_ps(mag3);
+    const __m256 mag = tq_mag(T4);
     const __m256 sbit = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
     const float *qr[8];
     _Alignas(32) uint8_t ctrl[8][128];
@@ -85,8 +139,9 @@ AI void ks_tpl(const int NRP, const float *q, int64_t dk, int nr, const uint8_t 
         for (int64_t e0 = 0, u = 0; e0 < dk; e0 += 128, u++) {
 #pragma GCC unroll 8
             for (int kk = 0; kk < KPT; kk++) {
-                const uint8_t *blk = kp[kk] + (uint64_t)u * TQ_TURBO3_BLOCK_BYTES;
-                t3_ctrl(blk, ctrl[kk]);
+                const uint8_t *blk = kp[kk] + (uint64_t)u * (T4 ? TQ_TURBO4_BLOCK_BYTES
+                                                                : TQ_TURBO3_BLOCK_BYTES);
+                tq_ctrl(T4, blk, ctrl[kk]);
 #pragma GCC unroll 8
                 for (int r = 0; r < NRP; r++)
                     nrm[kk * NRP + r] = h2f(blk);
@@ -96,7 +151,7 @@ AI void ks_tpl(const int NRP, const float *q, int64_t dk, int nr, const uint8_t 
                 __m256 kv[8];
 #pragma GCC unroll 8
                 for (int kk = 0; kk < KPT; kk++)
-                    kv[kk] = t3_decode(ctrl[kk] + 8 * c, mag, sbit);
+                    kv[kk] = tq_decode(T4, ctrl[kk] + 8 * c, mag, sbit);
 #pragma GCC unroll 8
                 for (int r = 0; r < NRP; r++) {
                     /* one load of q per chunk for all keys: left to itself GCC folds a load
@@ -125,30 +180,41 @@ void cpu_avx2_ks_turbo3(const float *q, int64_t dk, int nr, int nrp, const uint8
                         uint64_t krb, int nt, float *s)
 {
     switch (nrp) {
-    case 1: ks_tpl(1, q, dk, nr, k, krb, nt, s); break;
-    case 2: ks_tpl(2, q, dk, nr, k, krb, nt, s); break;
-    case 4: ks_tpl(4, q, dk, nr, k, krb, nt, s); break;
-    default: ks_tpl(8, q, dk, nr, k, krb, nt, s); break;
+    case 1: ks_tpl(0, 1, q, dk, nr, k, krb, nt, s); break;
+    case 2: ks_tpl(0, 2, q, dk, nr, k, krb, nt, s); break;
+    case 4: ks_tpl(0, 4, q, dk, nr, k, krb, nt, s); break;
+    default: ks_tpl(0, 8, q, dk, nr, k, krb, nt, s); break;
+    }
+}
+
+void cpu_avx2_ks_turbo4(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,
+                        uint64_t krb, int nt, float *s)
+{
+    switch (nrp) {
+    case 1: ks_tpl(1, 1, q, dk, nr, k, krb, nt, s); break;
+    case 2: ks_tpl(1, 2, q, dk, nr, k, krb, nt, s); break;
+    case 4: ks_tpl(1, 4, q, dk, nr, k, krb, nt, s); break;
+    default: ks_tpl(1, 8, q, dk, nr, k, krb, nt, s); break;
     }
 }
 
 /* ------------------------------------------------------------------ V accumulation */
 
-AI void va_tpl(const int NR, const float *p, int nrp, const uint8_t *v, uint64_t vrb, int nt,
+AI void va_tpl(const int T4, const int NR, const float *p, int nrp, const uint8_t *v, uint64_t vrb, int nt,
                int64_t dv, float *acc, int64_t as, void *ws)
 {
     float *pw = (float *)ws;                                         /* [nt][8] */
     uint8_t *ctrl = (uint8_t *)ws + CPU_ATTN_TILE * 8 * 4;           /* [nt][128] */
-    const __m256 mag = _mm256_loadu_ps(mag3);
+    const __m256 mag = tq_mag(T4);
     const __m256 sbit = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
     for (int64_t e0 = 0, u = 0; e0 < dv; e0 += 128, u++) {
-        uint64_t uoff = (uint64_t)u * TQ_TURBO3_BLOCK_BYTES;
+        uint64_t uoff = (uint64_t)u * (T4 ? TQ_TURBO4_BLOCK_BYTES : TQ_TURBO3_BLOCK_BYTES);
         for (int t = 0; t < nt; t++) {
             const uint8_t *blk = v + (uint64_t)t * vrb + uoff;
             if (u == 0)
                 prefetch_bytes(blk, CPU_ATTN_TILE * vrb, vrb);
             pw_store(NR, pw + t * 8, p + t * nrp, h2f(blk));
-            t3_ctrl(blk, ctrl + t * 128);
+            tq_ctrl(T4, blk, ctrl + t * 128);
         }
         /* Two 8-position chunks per pass when the rows leave registers for it: the weight
          * broadcasts are then shared by both chunks. */
@@ -164,7 +230,7 @@ AI void va_tpl(const int NR, const float *p, int nrp, const uint8_t *v, uint64_t
                 __m256 kv[2];
 #pragma GCC unroll 2
                 for (int cc = 0; cc < CPP; cc++)
-                    kv[cc] = t3_decode(ctrl + t * 128 + 8 * (c + cc), mag, sbit);
+                    kv[cc] = tq_decode(T4, ctrl + t * 128 + 8 * (c + cc), mag, sbit);
 #pragma GCC unroll 8
                 for (int r = 0; r < NR; r++) {
                     __m256 pr = _mm256_broadcast_ss(pw + t * 8 + r);
@@ -186,14 +252,29 @@ void cpu_avx2_va_turbo3(const float *p, int nr, int nrp, const uint8_t *v, uint6
                         int64_t dv, float *acc, int64_t as, void *ws)
 {
     switch (nr) {
-    case 1: va_tpl(1, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 2: va_tpl(2, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 3: va_tpl(3, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 4: va_tpl(4, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 5: va_tpl(5, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 6: va_tpl(6, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 7: va_tpl(7, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    default: va_tpl(8, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 1: va_tpl(0, 1, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 2: va_tpl(0, 2, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 3: va_tpl(0, 3, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 4: va_tpl(0, 4, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 5: va_tpl(0, 5, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 6: va_tpl(0, 6, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 7: va_tpl(0, 7, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    default: va_tpl(0, 8, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    }
+}
+
+void cpu_avx2_va_turbo4(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb, int nt,
+                        int64_t dv, float *acc, int64_t as, void *ws)
+{
+    switch (nr) {
+    case 1: va_tpl(1, 1, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 2: va_tpl(1, 2, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 3: va_tpl(1, 3, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 4: va_tpl(1, 4, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 5: va_tpl(1, 5, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 6: va_tpl(1, 6, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    case 7: va_tpl(1, 7, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
+    default: va_tpl(1, 8, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
     }
 }
 
