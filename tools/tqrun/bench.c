@@ -282,6 +282,9 @@ cJSON *tr_bench_json(cJSON *doc, const tr_target *t, const tr_bench_case *c,
     cJSON_AddNumberToObject(rec, "repeats", r->n_samples);
     cJSON_AddNumberToObject(rec, "warmup", c->warmup);
     cJSON_AddNumberToObject(rec, "rotate_buffers", c->rotate_buffers > 0 ? c->rotate_buffers : 1);
+    if (r->bytes)
+        cJSON_AddNumberToObject(rec, "working_set_bytes",
+                                (double)r->bytes * (c->rotate_buffers > 0 ? c->rotate_buffers : 1));
     cJSON *samples = cJSON_AddArrayToObject(rec, "samples_ns");
     cJSON *hsamples = cJSON_AddArrayToObject(rec, "host_samples_ns");
     for (int i = 0; i < r->n_samples; i++) {

@@ -164,6 +164,7 @@ int tr_cmd_bench(int argc, char **argv)
     tr_table *table = tr_table_new(12, hdr);
     cJSON *doc = c.json_path ? tr_json_doc_new("bench") : NULL;
     int rc = TR_EXIT_OK;
+    bool warned_cache = false;
     for (int ti = 0; ti < n; ti++) {
         tr_target *t = &targets[ti];
         tq_context *ctx = NULL;
@@ -185,6 +186,19 @@ int tr_cmd_bench(int argc, char **argv)
                 tr_bench_case_types(&bc, types, sizeof types);
                 tr_bench_case_shape(&bc, shape, sizeof shape);
                 tq_status st = tr_bench_run(ctx, &bc, seed, &r);
+                uint64_t ws = st ? 0 : r.bytes * (uint64_t)bc.rotate_buffers;
+                if (!st && ws < TR_BENCH_CACHE_BYTES && !warned_cache) {
+                    /* A repeat may then read the previous one's data from the device's
+                     * caches (the H100's L2 alone is 50 MB): say so rather than report a
+                     * cache figure as memory bandwidth. */
+                    char wb[32];
+                    tr_fmt_bytes(ws, wb, sizeof wb);
+                    fprintf(stderr, "tqrun bench: note: %s %s %s reads %s over its %d buffer "
+                            "set(s), which may stay in device caches between repeats; "
+                            "--rotate-buffers N measures memory (see docs/tqrun.md)\n",
+                            tq_backend_name(t->backend), types, shape, wb, bc.rotate_buffers);
+                    warned_cache = true;
+                }
                 if (st) {
                     fprintf(stderr, "tqrun bench: %s %s %s: %s\n", tq_backend_name(t->backend),
                             types, shape, tq_status_message(st));

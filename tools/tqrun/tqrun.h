@@ -129,7 +129,7 @@ void tr_progress_done(void);
 /* ------------------------------------------------------------ results JSON */
 
 #define TR_SCHEMA "tq-results"
-#define TR_SCHEMA_VERSION "1.0"
+#define TR_SCHEMA_VERSION "1.1"
 
 /* A results document: header (schema, tool, commit, dirty, build, host) + records[]. */
 cJSON *tr_json_doc_new(const char *command);
@@ -176,6 +176,11 @@ bool tr_check_target(const tr_target *t, const char *ctx_options, const tr_targe
                      tr_check_summary *out);
 
 /* ------------------------------------------------------------ bench engine */
+
+/* bench: a case whose data, times the buffer sets it cycles over, is smaller than this may
+ * be served from the device's caches between repeats (an H100's L2 is 50 MB, a server
+ * CPU's L3 32 MB or more); tqrun bench says so once per run. */
+#define TR_BENCH_CACHE_BYTES (128ull << 20)
 
 typedef struct tr_bench_case {
     int op;                 /* 0 attention, 1 quantize */
