@@ -108,6 +108,9 @@ int tr_cmd_default(int argc, char **argv)
         printf("\n");
     }
     tr_table_print(t, stdout);
+    /* the short bench's caches (at most 16 MiB) fit in a GPU's L2 or a CPU's L3 */
+    printf("(short bench: ctx 4096, one buffer set, so its data may be served from device\n"
+           " caches; for memory figures use `tqrun bench --ctx 131072 --rotate-buffers N`)\n");
     tr_table_free(t);
     tr_table_free(fails);
     if (doc && !tr_json_write(doc, c.json_path) && rc == TR_EXIT_OK)
