@@ -118,7 +118,7 @@ typedef struct tq_vk_ctx {
     bool dynamic_types;          /* attention reads K/V types from push constants */
     uint64_t alloc_granule;      /* device-local allocations are rounded up to this (0: exact) */
     int attn_kernel;             /* 0 auto, 1 fd (flash-decoding), 2 tiled */
-    int attn_reduce;             /* fd team sums: 0 auto, 1 subgroup shuffles, 2 shared memory */
+    int attn_reduce;             /* fd team sums: 0 auto, 1 subgroup, 2 shared, 3 transposed */
     uint32_t attn_keys;          /* fd keys per team per step; 0: per device */
 } tq_vk_ctx;
 

@@ -40,17 +40,18 @@ typedef struct attn_plan {
     uint32_t DK, DV, RB, TT, n_rb, n_splits, split_len;
     uint64_t scratch_bytes;
     bool fd;                     /* attn_fd.comp (else the tiled attn.comp) */
-    bool sg;                     /* fd: team sums with subgroup shuffles */
+    uint32_t reduce;             /* fd team sums: 0 shared, 1 subgroup shuffles, 2 transposed */
     uint32_t TL, NB;             /* fd: lanes per team, keys per team per step */
 } attn_plan;
 
 #define FD_RB_MAX 8u
 #define FD_WAVES 8u              /* fd workgroups per compute unit to aim for */
 
-static uint64_t fd_shared_bytes(uint32_t RB, uint32_t D, uint32_t TL, uint32_t NB, bool sg)
+static uint64_t fd_shared_bytes(uint32_t RB, uint32_t D, uint32_t TL, uint32_t NB, uint32_t reduce)
 {
-    uint32_t nt = 128 / TL;
-    return 4ull * (2ull * RB * D + 2ull * nt * RB + (sg ? 1ull : 128ull * NB * RB) + 32);
+    uint64_t nt = 128 / TL, nv = (uint64_t)NB * RB;
+    uint64_t red = reduce == 1 ? 1 : reduce == 2 ? nt * nv * (TL + 1) : 128 * nv;
+    return 4ull * (2ull * RB * D + 2ull * nt * RB + red + (reduce == 2 ? nt * nv : 1) + 32);
 }
 
 /* Decides whether the flash-decoding kernel runs and with which team shape. Returns an
@@ -74,7 +75,8 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
     uint32_t tl = 16;
     while (tl > 1 && (D / 8) % tl)
         tl /= 2;
-    bool sg = false;
+    /* default: shared (measured on the H100); transpose: see attn_fd.comp */
+    uint32_t reduce = ctx->attn_reduce == 3 ? 2 : 0;
     uint32_t sgsize = ctx->required_subgroup ? ctx->required_subgroup : dv->subgroup_size;
     bool sg_fixed = ctx->required_subgroup || !dv->has_sg_control || dv->sg_min == dv->sg_max;
     bool sg_ok = dv->sg_shuffle && sg_fixed && sgsize >= 2 && sgsize <= 128 && !(sgsize & (sgsize - 1));
@@ -86,7 +88,7 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
     /* Shared-memory team sums by default: on the H100 the one clean comparison (first
      * case of a process) gave q8_0 283 us with them vs 1.3 ms with shuffles. */
     if (sg_ok && ctx->attn_reduce == 1) {
-        sg = true;
+        reduce = 1;
         while (tl > sgsize)
             tl /= 2;
     }
@@ -95,7 +97,7 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
         why = "head size too large for the register budget";
     uint32_t nb = ctx->attn_keys ? ctx->attn_keys
                 : dv->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 1 : 4;
-    if (!why && fd_shared_bytes(rb, D, tl, nb, sg) > dv->max_shared)
+    if (!why && fd_shared_bytes(rb, D, tl, nb, reduce) > dv->max_shared)
         why = "not enough shared memory";
     if (why) {
         if (ctx->attn_kernel == 1)
@@ -104,7 +106,7 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
         return NULL;
     }
     p->fd = true;
-    p->sg = sg;
+    p->reduce = reduce;
     p->TL = tl;
     p->NB = nb;
     p->RB = rb;
@@ -217,7 +219,8 @@ static void attn_variant(tq_vk_ctx *ctx, const tq_op *op, const attn_plan *p, ch
                          size_t cap)
 {
     bool turbo = tq_type_is_turbo(op->k.type) || tq_type_is_turbo(op->v.type);
-    int n = p->fd ? snprintf(out, cap, "split-k-fd/tl%u-%s/k%u", p->TL, p->sg ? "sg" : "smem",
+    int n = p->fd ? snprintf(out, cap, "split-k-fd/tl%u-%s/k%u", p->TL,
+                             p->reduce == 1 ? "sg" : p->reduce == 2 ? "tsmem" : "smem",
                              p->NB)
                   : snprintf(out, cap, "split-k");
     if (turbo)
@@ -393,7 +396,7 @@ static tq_status record_attention(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *o
     if (p.fd)
         key = (tq_vk_pipeline_key){ .kernel = TQ_VK_KERNEL_ATTN_FD, .n_spec = 9,
                                     .spec = { kt, vt, p.DK, p.RB, p.TL, p.NB,
-                                              (uint32_t)ctx->variant, (uint32_t)ctx->mode, p.sg },
+                                              (uint32_t)ctx->variant, (uint32_t)ctx->mode, p.reduce },
                                     .n_bindings = 4 };
     tq_vk_pipeline *pl, *pr;
     s = tq_vk_pipeline_get(ctx, &key, &pl);

@@ -5,7 +5,7 @@
  *   subgroup=<n>                  force requiredSubgroupSize (tests; needs subgroupSizeControl)
  *   splits=<n>                    force the number of context splits of decode attention
  *   kernel=fd|tiled               decode attention kernel (default fd where the shape allows)
- *   reduce=subgroup|shared        fd team sums (default subgroup where the device allows)
+ *   reduce=shared|transpose|subgroup   fd team sums (default shared)
  *   keys=<n>                      fd keys per team per step (1, 2, 4, 8)
  *   alloc=granule|exact           device-local allocations in 2 MiB granules (default on GPUs)
  *                                 or of the exact size (default on CPU devices)
@@ -133,9 +133,12 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
                 ctx->attn_reduce = 1;
             else if (strcmp(val, "shared") == 0)
                 ctx->attn_reduce = 2;
+            else if (strcmp(val, "transpose") == 0)
+                ctx->attn_reduce = 3;
             else
                 return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: reduce=%s (known: subgroup, shared)", val);
+                                        "vulkan: reduce=%s (known: shared, transpose, subgroup)",
+                                        val);
         } else if (strcmp(key, "keys") == 0) {
             uint32_t n;
             if (!parse_u32(val, &n) || (n != 1 && n != 2 && n != 4 && n != 8))

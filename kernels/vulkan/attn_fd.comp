@@ -16,7 +16,7 @@
 // The per-key dot product is summed over the team's lanes either with subgroup
 // shuffles (SG_REDUCE = 1: the host only selects it when the device's subgroup size is
 // fixed and >= TL; teams are then made of subgroup lanes, independent of how
-// invocations map to subgroups) or through shared memory (SG_REDUCE = 0: any subgroup
+// invocations map to subgroups) or through shared memory (SG_REDUCE = 0 or 2: any subgroup
 // size). Each team runs its own online softmax; the teams are merged once at the end
 // and the split's partial (max, sum, acc[D]) goes to scratch like attn.comp's.
 #include "tq_common.glsl"
@@ -30,7 +30,7 @@ layout(constant_id = 4) const uint TL = 16;           // lanes per team (power o
 layout(constant_id = 5) const uint B = 4;             // keys per team per step
 layout(constant_id = 6) const uint VARIANT = 0;
 layout(constant_id = 7) const uint MODE = 0;
-layout(constant_id = 8) const uint SG_REDUCE = 0;
+layout(constant_id = 8) const uint SG_REDUCE = 0;     // 0 shared, 1 subgroup, 2 transposed shared
 
 #define VARIANT_TABLE 0u
 #define VARIANT_MAGSIGN 1u
@@ -70,7 +70,13 @@ const float NEG = -3.0e38;
 shared float sh_q[RB * D];
 shared float sh_o[RB * D];
 shared float sh_tm[NT * RB], sh_tl[NT * RB];
-shared float sh_red[SG_REDUCE != 0u ? 1u : 128u * B * RB];
+// SG_REDUCE 0: every lane sums all B * RB values over the team's TL lanes (B * RB * TL loads
+// per lane and step). 2: lane l sums only values l, l + TL, ... and the sums are shared
+// back (about B * RB * 2 loads per lane); rows padded to TL + 1 so that the lanes of a
+// warp reading different values hit different banks.
+const uint RSTR = SG_REDUCE == 2u ? TL + 1u : TL;
+shared float sh_red[SG_REDUCE == 1u ? 1u : NT * B * RB * RSTR];
+shared float sh_sum[SG_REDUCE == 2u ? NT * B * RB : 1u];
 shared float sh_cbk[16], sh_cbv[16];
 
 #define DEC_NAME dec8r_k
@@ -114,7 +120,7 @@ void main()
 
     // team and lane: from subgroup lanes when shuffles do the reduction
     uint team, lane;
-    if (SG_REDUCE != 0u) {
+    if (SG_REDUCE == 1u) {
         uint tps = gl_SubgroupSize / TL;
         team = gl_SubgroupID * tps + gl_SubgroupInvocationID / TL;
         lane = gl_SubgroupInvocationID % TL;
@@ -218,10 +224,23 @@ void main()
                 sc[b * RB + r] = part_[r];
         }
         // sum the partial dot products over the team's lanes
-        if (SG_REDUCE != 0u) {
+        if (SG_REDUCE == 1u) {
             [[unroll]] for (uint o = TL / 2u; o >= 1u; o >>= 1)
                 for (uint k = 0u; k < B * RB; k++)
                     sc[k] += subgroupShuffleXor(sc[k], o);
+        } else if (SG_REDUCE == 2u) {
+            for (uint k = 0u; k < B * RB; k++)
+                sh_red[(team * B * RB + k) * RSTR + lane] = sc[k];
+            barrier();
+            for (uint k = lane; k < B * RB; k += TL) {
+                float sum = 0.0;
+                for (uint j = 0u; j < TL; j++)
+                    sum += sh_red[(team * B * RB + k) * RSTR + j];
+                sh_sum[team * B * RB + k] = sum;
+            }
+            barrier();
+            for (uint k = 0u; k < B * RB; k++)
+                sc[k] = sh_sum[team * B * RB + k];
         } else {
             for (uint k = 0u; k < B * RB; k++)
                 sh_red[(team * B * RB + k) * TL + lane] = sc[k];

@@ -117,7 +117,8 @@ static void test_bad_options_are_rejected(void **state)
     (void)state;
     vkt t;
     const char *bad[] = { "variant=fast", "mode=turbo", "frobnicate=1", "splits=0", "subgroup=3",
-                          "subgroup=4096", "types=maybe", "novalue", "alloc=huge", "keys=3" };
+                          "subgroup=4096", "types=maybe", "novalue", "alloc=huge", "keys=3",
+                          "reduce=tree" };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         tq_status s = vkt_open_status(&t, bad[i]);
         if (s && tq_status_code(s) == TQ_CODE_NOT_FOUND && strstr(tq_status_message(s), "no Vulkan device")) {
@@ -178,8 +179,10 @@ static void test_every_variant_is_correct(void **state)
 {
     (void)state;
     const char *opts[] = { "variant=magsign", "variant=arith", "variant=table,types=specialized",
-                           "alloc=granule" };   /* 2 MiB allocations (the GPU default) */
-    for (unsigned i = 0; i < 4; i++) {
+                           "alloc=granule",     /* 2 MiB allocations (the GPU default) */
+                           "kernel=fd,reduce=transpose",            /* 4 keys x 4 rows <= 16 lanes */
+                           "kernel=fd,reduce=transpose,keys=8" };   /* 32 values: 2 per lane */
+    for (unsigned i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         vkt t;
         if (!vkt_open(&t, opts[i]))
             skip();
