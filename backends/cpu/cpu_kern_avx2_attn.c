@@ -15,16 +15,12 @@
 #include "cpu_avx2.h"
 
 static const float cb2x2[8] = { TQ_TURBO2_CODEBOOK, TQ_TURBO2_CODEBOOK };
-static const float cb3[8] = { TQ_TURBO3_CODEBOOK };
-static const float cb4[16] = { TQ_TURBO4_CODEBOOK };
 
 #define T_F32 0
 #define T_F16 1
 #define T_Q8 2
 #define T_Q4 3
-#define T_T2 4
-#define T_T3 5
-#define T_T4 6
+#define T_T2 4   /* the templates here serve f32 .. turbo2; turbo3/4: cpu_kern_avx2_turbo3.c */
 
 AI int unit_elems(int T)
 {
@@ -34,29 +30,12 @@ AI int unit_elems(int T)
 AI uint64_t unit_bytes(int T)
 {
     return T == T_F32 ? 128 : T == T_F16 ? 64 : T == T_Q8 ? TQ_Q8_0_BLOCK_BYTES
-         : T == T_Q4 ? TQ_Q4_0_BLOCK_BYTES : T == T_T2 ? TQ_TURBO2_BLOCK_BYTES
-         : T == T_T3 ? TQ_TURBO3_BLOCK_BYTES : TQ_TURBO4_BLOCK_BYTES;
+         : T == T_Q4 ? TQ_Q4_0_BLOCK_BYTES : TQ_TURBO2_BLOCK_BYTES;
 }
 
-/* Spreads a turbo3 block's 2+1 index bits to 3-bit fields: word w[i] holds elements
- * 16i..16i+15; chunk c's 8 fields start at byte 8*(c/2) + 3*(c%2). */
-AI void t3_words(const uint8_t *blk, uint64_t *w)
-{
-    const uint8_t *qs = blk + TQ_TURBO_QS_OFFSET, *sg = blk + TQ_TURBO3_SIGNS_OFFSET;
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++)
-        w[i] = _pdep_u64(ld32(qs + 4 * i), 0x6db6db6db6dbull) |
-               _pdep_u64(ld16(sg + 2 * i), 0x924924924924ull);
-}
-
-AI const uint8_t *t3_chunk(const uint64_t *w, int c)
-{
-    return (const uint8_t *)w + 8 * (c >> 1) + 3 * (c & 1);
-}
-
-/* Raw (unscaled) chunk c of the unit at blk; w: turbo3 words of that unit. cb, cbh:
- * codebook registers (scaled or not, as the caller wants). */
-AI __m256 decode_chunk(int T, const uint8_t *blk, const uint64_t *w, int c, __m256 cb, __m256 cbh)
+/* Raw (unscaled) chunk c of the unit at blk. cb: the turbo2 codebook register (scaled or
+ * not, as the caller wants). */
+AI __m256 decode_chunk(int T, const uint8_t *blk, int c, __m256 cb)
 {
     switch (T) {
     case T_F32:
@@ -70,23 +49,12 @@ AI __m256 decode_chunk(int T, const uint8_t *blk, const uint64_t *w, int c, __m2
         q = c < 2 ? _mm256_and_si256(q, _mm256_set1_epi32(15)) : _mm256_srli_epi32(q, 4);
         return _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(8)));
     }
-    case T_T2: {
+    default: {   /* T_T2 */
         /* 4 entries, present in both lanes (cb2x2): the in-lane vpermilps, which reads
          * bits 0-1, finds what vpermps would, at a fraction of its cost on Zen 3 */
         __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32(ld16(blk + 2 + 2 * c)),
                                         _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
         return _mm256_permutevar_ps(cb, idx);
-    }
-    case T_T3: {
-        __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32((int)ld32(t3_chunk(w, c))),
-                                        _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21));
-        return _mm256_permutevar8x32_ps(cb, idx);
-    }
-    default: {
-        __m256i idx = _mm256_srlv_epi32(_mm256_set1_epi32((int)ld32(blk + 2 + 4 * c)),
-                                        _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28));
-        __m256 lo = _mm256_permutevar8x32_ps(cb, idx), hi = _mm256_permutevar8x32_ps(cbh, idx);
-        return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
     }
     }
 }
@@ -97,14 +65,9 @@ AI float unit_scale(int T, const uint8_t *blk)
     return T <= T_F16 ? 1.0f : h2f(blk);
 }
 
-AI __m256 cb_lo(int T)
+AI __m256 cb_lo(void)
 {
-    return _mm256_loadu_ps(T == T_T2 ? cb2x2 : T == T_T3 ? cb3 : cb4);
-}
-
-AI __m256 cb_hi(int T)
-{
-    return T == T_T4 ? _mm256_loadu_ps(cb4 + 8) : _mm256_setzero_ps();
+    return _mm256_loadu_ps(cb2x2);
 }
 
 /* ------------------------------------------------------------------ scores */
@@ -129,27 +92,20 @@ AI void kscore_tpl(const int T, const int NRP, const float *q, int64_t dk, int n
             acc[a] = _mm256_setzero_ps();
         for (int64_t e0 = 0, u = 0; e0 < dk; e0 += UNIT, u++) {
             const uint8_t *blk[8];
-            __m256 cb[8], cbh[8], sc[8];
-            uint64_t w[8][8];
+            __m256 cb[8], sc[8];
 #pragma GCC unroll 8
             for (int kk = 0; kk < KPT; kk++) {
                 blk[kk] = kp[kk] + (uint64_t)u * unit_bytes(T);
                 float f = unit_scale(T, blk[kk]);
                 sc[kk] = _mm256_set1_ps(f);
-                if (T >= T_T2) {   /* fold the norm into the codebook */
-                    cb[kk] = _mm256_mul_ps(cb_lo(T), sc[kk]);
-                    cbh[kk] = _mm256_mul_ps(cb_hi(T), sc[kk]);
-                } else {
-                    cb[kk] = cbh[kk] = sc[kk];
-                }
-                if (T == T_T3)
-                    t3_words(blk[kk], w[kk]);
+                /* turbo2: the norm folded into the codebook */
+                cb[kk] = T == T_T2 ? _mm256_mul_ps(cb_lo(), sc[kk]) : sc[kk];
             }
 #pragma GCC unroll 16
             for (int c = 0; c < CH; c++) {
 #pragma GCC unroll 8
                 for (int kk = 0; kk < KPT; kk++) {
-                    __m256 kv = decode_chunk(T, blk[kk], w[kk], c, cb[kk], cbh[kk]);
+                    __m256 kv = decode_chunk(T, blk[kk], c, cb[kk]);
                     if (T == T_Q8 || T == T_Q4)
                         kv = _mm256_mul_ps(kv, sc[kk]);
 #pragma GCC unroll 8
@@ -170,8 +126,7 @@ AI void vaccum_tpl(const int T, const int NR, const float *p, int nrp, const uin
 {
     const int UNIT = unit_elems(T), CH = UNIT / 8;
     float *pw = (float *)ws;                                        /* [nt][8] */
-    uint64_t *wq = (uint64_t *)(void *)((uint8_t *)ws + CPU_ATTN_TILE * 8 * 4);   /* [nt][8] */
-    const __m256 cb = T >= T_T2 ? cb_lo(T) : _mm256_setzero_ps(), cbh = cb_hi(T);
+    const __m256 cb = T == T_T2 ? cb_lo() : _mm256_setzero_ps();
     for (int64_t e0 = 0, u = 0; e0 < dv; e0 += UNIT, u++) {
         uint64_t uoff = (uint64_t)u * unit_bytes(T);
         for (int t = 0; t < nt; t++) {
@@ -179,8 +134,6 @@ AI void vaccum_tpl(const int T, const int NR, const float *p, int nrp, const uin
             if (u == 0)
                 prefetch_bytes(blk, CPU_ATTN_TILE * vrb, vrb);
             pw_store(NR, pw + t * 8, p + t * nrp, unit_scale(T, blk));
-            if (T == T_T3)
-                t3_words(blk, wq + t * 8);
         }
         /* Two 8-dim chunks per pass when the rows leave registers for it: the weight
          * broadcasts are then shared by both chunks. */
@@ -197,7 +150,7 @@ AI void vaccum_tpl(const int T, const int NR, const float *p, int nrp, const uin
                 __m256 kv[2];
 #pragma GCC unroll 2
                 for (int cc = 0; cc < CPP; cc++)
-                    kv[cc] = decode_chunk(T, blk, wq + t * 8, c + cc, cb, cbh);
+                    kv[cc] = decode_chunk(T, blk, c + cc, cb);
 #pragma GCC unroll 8
                 for (int r = 0; r < NR; r++) {
                     __m256 pr = _mm256_broadcast_ss(pw + t * 8 + r);
