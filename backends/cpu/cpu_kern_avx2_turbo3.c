@@ -23,8 +23,8 @@
 
 #include "cpu_avx2.h"
 
-static const float mag3[8] = { 0.021663f, 0.066822f, 0.118786f, 0.190207f,
-                               0.021663f, 0.066822f, 0.118786f, 0.190207f };
+/* the turbo3 codebook from the one definition; its upper half is the 4 magnitudes */
+static const float cb3[8] = { TQ_TURBO3_CODEBOOK };
 
 /* One block's 128 control bytes, in plane order, to out (32-byte aligned): bits 0-1 the
  * magnitude index, bit 7 the sign; bits 2-6 are don't-cares (ones for negative). */
@@ -108,7 +108,8 @@ AI void tq_ctrl(const int T4, const uint8_t *blk, uint8_t *out)
 
 AI __m256 tq_mag(const int T4)
 {
-    return _mm256_loadu_ps(T4 ? cb4 + 8 : mag3);
+    /* turbo3: the 4 magnitudes in both 128-bit lanes (in-lane vpermilps) */
+    return T4 ? _mm256_loadu_ps(cb4 + 8) : _mm256_broadcast_ps((const __m128 *)(const void *)(cb3 + 4));
 }
 
 /* ------------------------------------------------------------------ scores */
