@@ -176,11 +176,51 @@ static tq_status set_make(tq_context *ctx, const tr_bench_case *c, tr_rng *r, be
     return st;
 }
 
+/* Device bytes one buffer set of the case allocates (set_make's tensors). */
+static uint64_t set_bytes(const tr_bench_case *c)
+{
+    const uint64_t rows = (uint64_t)c->n_ctx * (uint64_t)c->n_kv_head * (uint64_t)c->n_seq;
+    if (c->op == 1)
+        return rows * ((uint64_t)c->d * 4u + tq_type_row_bytes(c->type_k, c->d));
+    const uint64_t q = (uint64_t)c->d * (uint64_t)c->n_head * (uint64_t)c->n_q *
+                       (uint64_t)c->n_seq * 4u;
+    return rows * (tq_type_row_bytes(c->type_k, c->d) + tq_type_row_bytes(c->type_v, c->d)) +
+           2u * q;
+}
+
+/* A case larger than the device is refused before anything is allocated: on host-memory
+ * devices (cpu, lavapipe, PoCL) allocations overcommit, and the process would be killed
+ * while the caches are filled instead of getting an error. */
+static tq_status check_fits(tq_context *ctx, const tr_bench_case *c, int nb)
+{
+    tq_device_info di;
+    memset(&di, 0, sizeof di);
+    di.struct_size = sizeof di;
+    tq_status st = tq_backend_device_info(tq_context_backend(ctx), tq_context_device(ctx), &di);
+    if (st) {
+        tq_status_free(st);
+        return NULL;   /* unknown size: let the allocations answer */
+    }
+    const uint64_t need = set_bytes(c) * (uint64_t)nb, room = tr_device_room(&di);
+    if (!room || need <= room)
+        return NULL;
+    char nb_[32], hb[32];
+    tr_fmt_bytes(need, nb_, sizeof nb_);
+    tr_fmt_bytes(room, hb, sizeof hb);
+    return tq_status_make(TQ_CODE_OUT_OF_MEMORY,
+                          "tqrun: this case needs %s of device memory (%d buffer set(s)); "
+                          "'%s' has room for %s (90%% of its %s memory)", nb_, nb, di.name, hb,
+                          di.memory_free ? "free" : "total");
+}
+
 tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
                        tr_bench_result *out)
 {
     memset(out, 0, sizeof *out);
     const int nb = c->rotate_buffers > 0 ? c->rotate_buffers : 1;
+    tq_status fit = check_fits(ctx, c, nb);
+    if (fit)
+        return fit;
     const int total = c->warmup + c->repeats;
     bench_set *sets = calloc((size_t)nb, sizeof *sets);
     int64_t **rows = calloc((size_t)nb, sizeof *rows);

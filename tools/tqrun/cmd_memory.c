@@ -263,9 +263,7 @@ int tr_cmd_memory(int argc, char **argv)
                 if (do_measure) {
                     tr_target *tg = &targets[ti];
                     snprintf(bname, sizeof bname, "%s", tq_backend_name(tg->backend));
-                    /* leave 10% headroom: the device is shared with everything else */
-                    uint64_t cap = (tg->info.memory_free ? tg->info.memory_free
-                                                         : tg->info.memory_total) / 10 * 9;
+                    uint64_t cap = tr_device_room(&tg->info);
                     if (cap && sz.total_bytes > cap) {
                         char have[32], need[32];
                         fprintf(stderr, "tqrun memory: %s %s ctx %lld: skipped, needs %s, "

@@ -113,6 +113,9 @@ uint64_t tr_now_ns(void);
 /* ------------------------------------------------------------ formatting, tables */
 
 const char *tr_fmt_bytes(uint64_t bytes, char *buf, size_t size);  /* "768.0 MiB" */
+/* The bytes a run may plan to allocate on a device: 90% of its free memory (or of its total
+ * where free is unknown), since the device is shared with everything else; 0 if unknown. */
+uint64_t tr_device_room(const tq_device_info *info);
 const char *tr_fmt_ns(double ns, char *buf, size_t size);          /* "12.3 us" */
 
 typedef struct tr_table tr_table;

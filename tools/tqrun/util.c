@@ -230,3 +230,8 @@ void tr_progress_done(void)
     progress_last_ns = 0;
     progress_start_ns = 0;
 }
+
+uint64_t tr_device_room(const tq_device_info *info)
+{
+    return (info->memory_free ? info->memory_free : info->memory_total) / 10 * 9;
+}
