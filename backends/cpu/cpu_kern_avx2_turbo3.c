@@ -177,27 +177,24 @@ AI void ks_tpl(const int T4, const int NRP, const float *q, int64_t dk, int nr, 
 
 
 
+/* the exported entry points: the register blocking picked by the shared dispatch macros */
+#define kscore_tpl ks_tpl
+#include "cpu_kern_dispatch.h"
+KS_FN(0, t3) KS_FN(1, t4)
+#undef kscore_tpl
+
 void cpu_avx2_ks_turbo3(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,
                         uint64_t krb, int nt, float *s)
 {
-    switch (nrp) {
-    case 1: ks_tpl(0, 1, q, dk, nr, k, krb, nt, s); break;
-    case 2: ks_tpl(0, 2, q, dk, nr, k, krb, nt, s); break;
-    case 4: ks_tpl(0, 4, q, dk, nr, k, krb, nt, s); break;
-    default: ks_tpl(0, 8, q, dk, nr, k, krb, nt, s); break;
-    }
+    ks_t3(q, dk, nr, nrp, k, krb, nt, s);
 }
 
 void cpu_avx2_ks_turbo4(const float *q, int64_t dk, int nr, int nrp, const uint8_t *k,
                         uint64_t krb, int nt, float *s)
 {
-    switch (nrp) {
-    case 1: ks_tpl(1, 1, q, dk, nr, k, krb, nt, s); break;
-    case 2: ks_tpl(1, 2, q, dk, nr, k, krb, nt, s); break;
-    case 4: ks_tpl(1, 4, q, dk, nr, k, krb, nt, s); break;
-    default: ks_tpl(1, 8, q, dk, nr, k, krb, nt, s); break;
-    }
+    ks_t4(q, dk, nr, nrp, k, krb, nt, s);
 }
+
 
 /* ------------------------------------------------------------------ V accumulation */
 
@@ -249,35 +246,22 @@ AI void va_tpl(const int T4, const int NR, const float *p, int nrp, const uint8_
     }
 }
 
+#define vaccum_tpl va_tpl
+VA_FN(0, t3) VA_FN(1, t4)
+#undef vaccum_tpl
+
 void cpu_avx2_va_turbo3(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb, int nt,
                         int64_t dv, float *acc, int64_t as, void *ws)
 {
-    switch (nr) {
-    case 1: va_tpl(0, 1, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 2: va_tpl(0, 2, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 3: va_tpl(0, 3, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 4: va_tpl(0, 4, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 5: va_tpl(0, 5, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 6: va_tpl(0, 6, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 7: va_tpl(0, 7, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    default: va_tpl(0, 8, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    }
+    va_t3(p, nr, nrp, v, vrb, nt, dv, acc, as, ws);
 }
 
 void cpu_avx2_va_turbo4(const float *p, int nr, int nrp, const uint8_t *v, uint64_t vrb, int nt,
                         int64_t dv, float *acc, int64_t as, void *ws)
 {
-    switch (nr) {
-    case 1: va_tpl(1, 1, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 2: va_tpl(1, 2, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 3: va_tpl(1, 3, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 4: va_tpl(1, 4, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 5: va_tpl(1, 5, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 6: va_tpl(1, 6, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    case 7: va_tpl(1, 7, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    default: va_tpl(1, 8, p, nrp, v, vrb, nt, dv, acc, as, ws); break;
-    }
+    va_t4(p, nr, nrp, v, vrb, nt, dv, acc, as, ws);
 }
+
 
 /* ------------------------------------------------------------------ integer scores (k-i16)
  *
