@@ -75,8 +75,10 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
     uint32_t tl = 16;
     while (tl > 1 && (D / 8) % tl)
         tl /= 2;
-    /* default: shared (measured on the H100); transpose: see attn_fd.comp */
-    uint32_t reduce = ctx->attn_reduce == 3 ? 2 : 0;
+    /* default: transposed team sums where they fit in shared memory, else shared. On the
+     * H100 (ctx 131072, one process per case) transposed took f16 279 vs 333 us, q8_0 244
+     * vs 294, turbo3 322 vs 381, turbo4 261 vs 308; see attn_fd.comp. */
+    uint32_t reduce = ctx->attn_reduce == 2 ? 0 : 2;
     uint32_t sgsize = ctx->required_subgroup ? ctx->required_subgroup : dv->subgroup_size;
     bool sg_fixed = ctx->required_subgroup || !dv->has_sg_control || dv->sg_min == dv->sg_max;
     bool sg_ok = dv->sg_shuffle && sg_fixed && sgsize >= 2 && sgsize <= 128 && !(sgsize & (sgsize - 1));
@@ -85,7 +87,7 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
                                 "vulkan: reduce=subgroup needs subgroup shuffles in compute "
                                 "shaders and a fixed subgroup size; device '%s' has neither",
                                 dv->info.name);
-    /* Shared-memory team sums by default: on the H100 the one clean comparison (first
+    /* Shuffles only when asked for: on the H100 the one clean comparison (first
      * case of a process) gave q8_0 283 us with them vs 1.3 ms with shuffles. */
     if (sg_ok && ctx->attn_reduce == 1) {
         reduce = 1;
@@ -97,6 +99,9 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
         why = "head size too large for the register budget";
     uint32_t nb = ctx->attn_keys ? ctx->attn_keys
                 : dv->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 1 : 4;
+    if (!why && reduce == 2 && ctx->attn_reduce == 0 &&
+        fd_shared_bytes(rb, D, tl, nb, reduce) > dv->max_shared)
+        reduce = 0;   /* automatic choice: the variant string says smem */
     if (!why && fd_shared_bytes(rb, D, tl, nb, reduce) > dv->max_shared)
         why = "not enough shared memory";
     if (why) {

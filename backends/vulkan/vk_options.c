@@ -5,7 +5,7 @@
  *   subgroup=<n>                  force requiredSubgroupSize (tests; needs subgroupSizeControl)
  *   splits=<n>                    force the number of context splits of decode attention
  *   kernel=fd|tiled               decode attention kernel (default fd where the shape allows)
- *   reduce=shared|transpose|subgroup   fd team sums (default shared)
+ *   reduce=shared|transpose|subgroup   fd team sums (default transpose where it fits)
  *   keys=<n>                      fd keys per team per step (1, 2, 4, 8)
  *   alloc=granule|exact           device-local allocations in 2 MiB granules (default on GPUs)
  *                                 or of the exact size (default on CPU devices)

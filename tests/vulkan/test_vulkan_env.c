@@ -180,7 +180,7 @@ static void test_every_variant_is_correct(void **state)
     (void)state;
     const char *opts[] = { "variant=magsign", "variant=arith", "variant=table,types=specialized",
                            "alloc=granule",     /* 2 MiB allocations (the GPU default) */
-                           "kernel=fd,reduce=transpose",            /* 4 keys x 4 rows <= 16 lanes */
+                           "kernel=fd,reduce=shared",               /* the default is transpose */
                            "kernel=fd,reduce=transpose,keys=8" };   /* 32 values: 2 per lane */
     for (unsigned i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         vkt t;
