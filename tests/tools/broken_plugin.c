@@ -6,6 +6,8 @@
  *   quantize  flip one bit of the first quantized row (a wrong value)
  *   guard     write one byte just past a quantize output (an out-of-bounds write)
  *   nan       put a NaN into the first attention output (the NaN/Inf rule)
+ *   slowdown  report device times that grow with every timing query (a device changing
+ *             speed during a benchmark: tqrun bench must warn)
  * A checker that passes this plugin is broken itself.
  */
 #include <dlfcn.h>
@@ -16,7 +18,7 @@
 
 #include "tq/tq_plugin.h"
 
-typedef enum { FAULT_QUANTIZE, FAULT_GUARD, FAULT_NAN } fault_kind;
+typedef enum { FAULT_QUANTIZE, FAULT_GUARD, FAULT_NAN, FAULT_SLOWDOWN } fault_kind;
 
 typedef struct b_state {
     void *dl;
@@ -24,6 +26,7 @@ typedef struct b_state {
     void *inner;
     const tq_host_api *host;
     fault_kind fault;
+    uint64_t n_timing;   /* timing queries answered (slowdown) */
 } b_state;
 
 typedef struct b_ctx {
@@ -71,6 +74,7 @@ static tq_status b_init(const tq_host_api *host, void **out_state)
     const char *f = getenv("TQ_BROKEN_FAULT");
     s->fault = !f || strcmp(f, "quantize") == 0 ? FAULT_QUANTIZE
                : strcmp(f, "guard") == 0       ? FAULT_GUARD
+               : strcmp(f, "slowdown") == 0    ? FAULT_SLOWDOWN
                                                : FAULT_NAN;
     tq_status st = s->in->init(host, &s->inner);
     if (st) {
@@ -259,6 +263,8 @@ static tq_status b_seq_timing(void *seq, uint32_t index, tq_plugin_timing *out)
     tq_status st = q->ctx->st->in->seq_timing(q->inner, index, out);
     if (!st)
         snprintf(out->variant, sizeof out->variant, "broken");
+    if (!st && q->ctx->st->fault == FAULT_SLOWDOWN)
+        out->device_ns = 1000000u * ++q->ctx->st->n_timing;   /* 1 ms, 2 ms, 3 ms, ... */
     return st;
 }
 

@@ -98,7 +98,7 @@ static void test_bench_json_has_samples_and_rates(void **state)
 {
     (void)state;
     cJSON *doc = run_json("bench", "bench --backend cpu --types turbo3,q8_0/turbo4 --ctx 256 "
-                          "--repeats 4 --warmup 1", 0);
+                          "--repeats 4 --warmup 1 --warmup-ms 30", 0);
     check_header(doc);
     const cJSON *recs = get(doc, "records");
     assert_int_equal(cJSON_GetArraySize(recs), 2);
@@ -117,6 +117,8 @@ static void test_bench_json_has_samples_and_rates(void **state)
         str(types, "k");
         str(types, "v");
         assert_int_equal((int)num(rec, "repeats"), 4);
+        assert_true(num(rec, "warmup") >= 1);
+        assert_true(num(rec, "warmup_ms") >= 30.0);   /* --warmup-ms is a minimum */
         const cJSON *samples = get(rec, "samples_ns");
         assert_int_equal(cJSON_GetArraySize(samples), 4);
         assert_true(num(rec, "min_ns") > 0);

@@ -56,7 +56,7 @@ void tr_bench_case_shape(const tr_bench_case *c, char *buf, size_t size)
 /* Fills a cache with the backend's own quantize op, in chunks of tokens (a chunk of
  * random rows reused: timing does not depend on the values, generation time does). */
 static tq_status fill_cache(tq_context *ctx, tq_tensor *cache, const tr_bench_case *c,
-                            const float *chunk_data, int64_t chunk)
+                            const float *chunk_data, int64_t chunk, const char *what)
 {
     tq_tensor *src = NULL;
     tq_sequence *seq = NULL;
@@ -69,6 +69,8 @@ static tq_status fill_cache(tq_context *ctx, tq_tensor *cache, const tr_bench_ca
         st = tq_tensor_write(src, 0, chunk_data, tq_tensor_nbytes(src));
     /* chunk divides n_ctx (see the caller), so every submission is a full chunk */
     for (int64_t t0 = 0; !st && t0 < c->n_ctx; t0 += chunk) {
+        tr_progress("bench: filling %s cache, token %lld/%lld x %lld sequences", what,
+                    (long long)t0, (long long)c->n_ctx, (long long)c->n_seq);
         for (int64_t s = 0; s < c->n_seq; s++)
             for (int64_t t = 0; t < chunk; t++)
                 rows[s * chunk + t] = t0 + t;
@@ -156,11 +158,11 @@ static tq_status set_make(tq_context *ctx, const tr_bench_case *c, tr_rng *r, be
         st = tq_status_make(TQ_CODE_OUT_OF_MEMORY, "tqrun: out of host memory");
     if (!st) {
         tr_fill_gauss(r, data, nchunk, 1.0f);
-        st = fill_cache(ctx, s->k, c, data, chunk);
+        st = fill_cache(ctx, s->k, c, data, chunk, "K");
     }
     if (!st) {
         tr_fill_gauss(r, data, nchunk, 1.0f);
-        st = fill_cache(ctx, s->v, c, data, chunk);
+        st = fill_cache(ctx, s->v, c, data, chunk, "V");
     }
     if (!st) {
         tr_fill_gauss(r, data, nq, 1.0f);
@@ -221,7 +223,6 @@ tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
     tq_status fit = check_fits(ctx, c, nb);
     if (fit)
         return fit;
-    const int total = c->warmup + c->repeats;
     bench_set *sets = calloc((size_t)nb, sizeof *sets);
     int64_t **rows = calloc((size_t)nb, sizeof *rows);
     out->samples_ns = calloc((size_t)(c->repeats > 0 ? c->repeats : 1), sizeof(uint64_t));
@@ -238,12 +239,24 @@ tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
         st = set_make(ctx, c, &r, &sets[i], &rows[i]);
     }
     tq_context_memory_reset_peak(ctx);
-    for (int i = 0; i < total && !st; i++) {
+    /* Warm-up: at least c->warmup submissions and c->warmup_ms of wall time. GPUs lower
+     * their clocks while the host fills the caches (the H100 went from 1980 to 345 MHz
+     * within seconds), and a handful of short submissions does not raise them again: the
+     * 4th case of a process then measured 4x slower than in a fresh process. */
+    const uint64_t warm_ns = (uint64_t)(c->warmup_ms > 0 ? c->warmup_ms : 0) * 1000000ull;
+    const uint64_t warm_t0 = tr_now_ns();
+    int warm = 0;
+    for (int i = 0; !st && i < warm + c->repeats; i++) {
+        bool warming = i == warm && (warm < c->warmup || tr_now_ns() - warm_t0 < warm_ns);
+        if (warming)
+            warm++;
         bench_set *s = &sets[i % nb];
-        tr_progress("bench %s ctx=%lld: %s %d/%d", types, (long long)c->n_ctx,
-                    i < c->warmup ? "warmup" : "repeat",
-                    i < c->warmup ? i + 1 : i - c->warmup + 1,
-                    i < c->warmup ? c->warmup : c->repeats);
+        if (warming)
+            tr_progress("bench %s ctx=%lld: warmup %d (%.1f s)", types, (long long)c->n_ctx,
+                        warm, (double)(tr_now_ns() - warm_t0) * 1e-9);
+        else
+            tr_progress("bench %s ctx=%lld: repeat %d/%d", types, (long long)c->n_ctx,
+                        i - warm + 1, c->repeats);
         uint64_t t0 = tr_now_ns();
         st = tq_sequence_submit(s->seq);
         if (!st)
@@ -253,9 +266,13 @@ tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
         memset(&tm, 0, sizeof tm);
         if (!st)
             st = tq_sequence_timing(s->seq, 0, &tm);
-        if (st || i < c->warmup)
+        if (warming) {
+            out->warmup_runs = warm;
+            out->warmup_ns = tr_now_ns() - warm_t0;
+        }
+        if (st || warming)
             continue;
-        int k = i - c->warmup;
+        int k = i - warm;
         out->samples_ns[k] = tm.device_ns ? tm.device_ns : wall;
         out->samples_host_ns[k] = tm.host_ns ? tm.host_ns : wall;
         out->n_samples = k + 1;
@@ -270,6 +287,12 @@ tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
         out->min_ns = mn;
         out->median_ns = median_u64(out->samples_ns, out->n_samples);
         out->median_host_ns = median_u64(out->samples_host_ns, out->n_samples);
+        if (out->n_samples >= 6) {
+            int third = out->n_samples / 3;
+            double first = (double)median_u64(out->samples_ns, third);
+            double last = (double)median_u64(out->samples_ns + out->n_samples - third, third);
+            out->drift = first > 0 ? last / first - 1.0 : 0.0;
+        }
         if (out->median_ns) {
             out->gbps = (double)out->bytes / (double)out->median_ns;
             if (c->op == 0)
@@ -320,7 +343,10 @@ cJSON *tr_bench_json(cJSON *doc, const tr_target *t, const tr_bench_case *c,
         cJSON_AddStringToObject(ty, "v", tq_type_name(c->type_v));
     }
     cJSON_AddNumberToObject(rec, "repeats", r->n_samples);
-    cJSON_AddNumberToObject(rec, "warmup", c->warmup);
+    cJSON_AddNumberToObject(rec, "warmup", r->warmup_runs);
+    cJSON_AddNumberToObject(rec, "warmup_ms", (double)r->warmup_ns * 1e-6);
+    if (r->n_samples >= 6)
+        cJSON_AddNumberToObject(rec, "drift", r->drift);
     cJSON_AddNumberToObject(rec, "rotate_buffers", c->rotate_buffers > 0 ? c->rotate_buffers : 1);
     if (r->bytes)
         cJSON_AddNumberToObject(rec, "working_set_bytes",

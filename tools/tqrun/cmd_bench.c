@@ -1,6 +1,7 @@
 /*
  * cmd_bench.c: `tqrun bench`: timings of attention (or quantize) with repeats.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,13 +10,15 @@
 static const char help[] =
     "usage: tqrun bench [--backend a,b] [--device Q] [--op attention|quantize]\n"
     "                   [--types K/V,...] [--ctx N,...] [--heads H/KVH] [--d D] [--nq N]\n"
-    "                   [--nseq N] [--repeats N] [--warmup N] [--rotate-buffers N]\n"
-    "                   [--options \"k=v\"] [--json FILE]\n"
+    "                   [--nseq N] [--repeats N] [--warmup N] [--warmup-ms MS]\n"
+    "                   [--rotate-buffers N] [--options \"k=v\"] [--json FILE]\n"
     "\n"
     "Records the op in a sequence once and submits it repeatedly; reports the minimum and\n"
     "median device time per submission (tq_op_timing.device_ns), the bytes the op moved,\n"
     "GB/s and, for attention, GFLOP/s (4 * n_head * n_q * n_kv * d flops). The JSON keeps\n"
-    "every sample. The cache is filled with the backend's own quantize op first.\n"
+    "every sample. The cache is filled with the backend's own quantize op first. A warning\n"
+    "says when the last third of the repeats ran more than 10% faster or slower than the\n"
+    "first (the device changed speed during the run).\n"
     "\n"
     "  --op OP            attention (default) or quantize (set_rows of --ctx tokens)\n"
     "  --types LIST       K/V pairs; 'turbo3' means turbo3/turbo3 (default f16, q8_0, q4_0,\n"
@@ -26,7 +29,9 @@ static const char help[] =
     "  --nq N             query tokens (default 1: decode)\n"
     "  --nseq N           sequences (default 1)\n"
     "  --repeats N        timed submissions (default 10)\n"
-    "  --warmup N         untimed submissions first (default 2)\n"
+    "  --warmup N         untimed submissions first, at least (default 2)\n"
+    "  --warmup-ms MS     ...and for at least this much wall time, so GPU clocks that fell\n"
+    "                     while the caches were filled are back up (default 200)\n"
     "  --rotate-buffers N cycle over N separate caches so repeats do not hit warm caches\n"
     "\n"
     "examples:\n"
@@ -34,7 +39,8 @@ static const char help[] =
     "  tqrun bench --op quantize --types turbo3 --ctx 8192\n"
     "  tqrun bench --backend cpu --options variant=scalar --json scalar.json\n";
 
-enum { O_OP = 1, O_TYPES, O_CTX, O_HEADS, O_D, O_NQ, O_NSEQ, O_REPEATS, O_WARMUP, O_ROTATE };
+enum { O_OP = 1, O_TYPES, O_CTX, O_HEADS, O_D, O_NQ, O_NSEQ, O_REPEATS, O_WARMUP, O_WARMUP_MS,
+       O_ROTATE };
 static const tr_optspec spec[] = {
     { "op", 0, true, O_OP },
     { "types", 't', true, O_TYPES },
@@ -45,6 +51,7 @@ static const tr_optspec spec[] = {
     { "nseq", 0, true, O_NSEQ },
     { "repeats", 'r', true, O_REPEATS },
     { "warmup", 'w', true, O_WARMUP },
+    { "warmup-ms", 0, true, O_WARMUP_MS },
     { "rotate-buffers", 0, true, O_ROTATE },
     { NULL, 0, false, 0 },
 };
@@ -66,7 +73,8 @@ int tr_cmd_bench(int argc, char **argv)
     tr_common c;
     memset(&c, 0, sizeof c);
     tr_bench_case base = { .op = 0, .n_head = 32, .n_kv_head = 8, .d = 128, .n_q = 1,
-                           .n_seq = 1, .repeats = 10, .warmup = 2, .rotate_buffers = 1 };
+                           .n_seq = 1, .repeats = 10, .warmup = 2, .rotate_buffers = 1,
+                           .warmup_ms = TR_BENCH_WARMUP_MS };
     tq_type tk[64] = { TQ_TYPE_F16, TQ_TYPE_Q8_0, TQ_TYPE_Q4_0, TQ_TYPE_TURBO2, TQ_TYPE_TURBO3,
                        TQ_TYPE_TURBO4, TQ_TYPE_Q8_0 };
     tq_type tv[64] = { TQ_TYPE_F16, TQ_TYPE_Q8_0, TQ_TYPE_Q4_0, TQ_TYPE_TURBO2, TQ_TYPE_TURBO3,
@@ -128,6 +136,11 @@ int tr_cmd_bench(int argc, char **argv)
             if (!small_u64("--warmup", arg, 0, 1000000, &u))
                 return TR_EXIT_USAGE;
             base.warmup = (int)u;
+            break;
+        case O_WARMUP_MS:
+            if (!small_u64("--warmup-ms", arg, 0, 600000, &u))
+                return TR_EXIT_USAGE;
+            base.warmup_ms = (int)u;
             break;
         case O_ROTATE:
             if (!small_u64("--rotate-buffers", arg, 1, 64, &u))
@@ -222,6 +235,13 @@ int tr_cmd_bench(int argc, char **argv)
                                           bc.op ? "quantize" : "attention", types, shape,
                                           r.variant, reps, mn, med, by, gb, gf };
                     tr_table_row(table, row);
+                    if (r.drift > TR_BENCH_DRIFT_WARN || r.drift < -TR_BENCH_DRIFT_WARN)
+                        fprintf(stderr, "tqrun bench: warning: %s %s %s: the last third of the "
+                                "repeats ran %.0f%% %s than the first third: the device "
+                                "changed speed during the run (clocks, throttling, other "
+                                "work); try a longer --warmup-ms or more --repeats\n",
+                                tq_backend_name(t->backend), types, shape,
+                                fabs(r.drift) * 100.0, r.drift > 0 ? "slower" : "faster");
                     if (doc)
                         tr_bench_json(doc, t, &bc, &r);
                 }

@@ -76,7 +76,8 @@ int tr_cmd_default(int argc, char **argv)
         for (size_t k = 0; k < sizeof bk / sizeof bk[0]; k++) {
             tr_bench_case bc = { .op = 0, .type_k = bk[k], .type_v = bv[k], .n_ctx = 4096,
                                  .n_head = 32, .n_kv_head = 8, .d = 128, .n_q = 1, .n_seq = 1,
-                                 .repeats = 5, .warmup = 1, .rotate_buffers = 1 };
+                                 .repeats = 5, .warmup = 1, .rotate_buffers = 1,
+                                 .warmup_ms = TR_BENCH_WARMUP_MS };
             tr_bench_result r;
             char types[64], med[32], gb[32], gf[32];
             tr_bench_case_types(&bc, types, sizeof types);

@@ -132,7 +132,7 @@ void tr_progress_done(void);
 /* ------------------------------------------------------------ results JSON */
 
 #define TR_SCHEMA "tq-results"
-#define TR_SCHEMA_VERSION "1.1"
+#define TR_SCHEMA_VERSION "1.2"
 
 /* A results document: header (schema, tool, commit, dirty, build, host) + records[]. */
 cJSON *tr_json_doc_new(const char *command);
@@ -190,6 +190,7 @@ typedef struct tr_bench_case {
     tq_type type_k, type_v; /* quantize: type_k is the destination type */
     int64_t n_ctx, n_head, n_kv_head, d, n_q, n_seq;
     int repeats, warmup, rotate_buffers;
+    int warmup_ms;          /* untimed submissions go on until this much wall time passed */
 } tr_bench_case;
 
 typedef struct tr_bench_result {
@@ -200,8 +201,17 @@ typedef struct tr_bench_result {
     uint64_t *samples_ns;    /* repeats entries; owned by the caller after return */
     uint64_t *samples_host_ns;
     int n_samples;
+    int warmup_runs;         /* untimed submissions made (>= warmup) */
+    uint64_t warmup_ns;      /* their wall time */
+    double drift;            /* median of the last third of samples / first third - 1 (0: < 6) */
     tq_memory_stats memory;
 } tr_bench_result;
+
+/* Default minimum warm-up wall time per case (tqrun bench --warmup-ms, the default run). */
+#define TR_BENCH_WARMUP_MS 200
+
+/* |drift| above this gets a warning: the device's speed changed during the timed repeats. */
+#define TR_BENCH_DRIFT_WARN 0.10
 
 /* Runs one case on ctx. The caller frees result->samples_*. */
 tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
