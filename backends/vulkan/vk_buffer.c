@@ -52,20 +52,8 @@ tq_status tq_vk_buffer_create(tq_vk_ctx *ctx, uint64_t size, tq_vk_mem_kind kind
                                      "vulkan: no memory type for a %s buffer on '%s'",
                                      class_name(cls), ctx->dev->info.name);
     }
-    /* Whole granules: on the H100 a kernel reading buffers allocated after others were
-     * freed ran up to 4x slower (e.g. q8_0 decode at ctx 32768: 152 us as the first case
-     * of a process, 661 us as the second) unless every allocation was a multiple of
-     * 2 MiB. Classes count the bytes a buffer holds; the slack (under one granule per
-     * buffer) goes to the debug log (TQ_LOG=3). */
-    VkDeviceSize asz = req.size;
-    uint64_t g = ctx->alloc_granule;
-    if (kind == TQ_VK_MEM_DEVICE && g)
-        asz = (asz + g - 1) / g * g;
-    if (asz != req.size)
-        ctx->host->log(3, "vulkan: %s buffer of %llu bytes allocated as %llu (2 MiB granules)",
-                       class_name(cls), (unsigned long long)size, (unsigned long long)asz);
     VkMemoryAllocateInfo mai = { .sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
-                                 .allocationSize = asz, .memoryTypeIndex = (uint32_t)mt };
+                                 .allocationSize = req.size, .memoryTypeIndex = (uint32_t)mt };
     VkResult r = f->vkAllocateMemory(ctx->device, &mai, NULL, &b->mem);
     if (r != VK_SUCCESS) {
         f->vkDestroyBuffer(ctx->device, b->buf, NULL);

@@ -116,7 +116,6 @@ typedef struct tq_vk_ctx {
     uint32_t required_subgroup;  /* 0: driver's choice */
     uint32_t forced_splits;      /* 0: automatic */
     bool dynamic_types;          /* attention reads K/V types from push constants */
-    uint64_t alloc_granule;      /* device-local allocations are rounded up to this (0: exact) */
     int attn_kernel;             /* 0 auto, 1 fd (flash-decoding), 2 tiled */
     int attn_reduce;             /* fd team sums: 0 auto, 1 subgroup, 2 shared, 3 transposed */
     uint32_t attn_keys;          /* fd keys per team per step; 0: per device */
@@ -147,7 +146,6 @@ tq_status tq_vk_buffer_read(tq_vk_ctx *ctx, tq_vk_buffer *b, uint64_t off, void 
 #define TQ_VK_MAX_SPEC 12
 #define TQ_VK_MAX_BINDINGS 4
 #define TQ_VK_PUSH_WORDS 32
-#define TQ_VK_ALLOC_GRANULE (2ull << 20)   /* see vk_buffer.c */
 typedef struct tq_vk_pipeline_key {
     tq_vk_kernel kernel;
     uint32_t n_spec;

@@ -7,8 +7,6 @@
  *   kernel=fd|tiled               decode attention kernel (default fd where the shape allows)
  *   reduce=shared|transpose|subgroup   fd team sums (default transpose where it fits)
  *   keys=<n>                      fd keys per team per step (1, 2, 4, 8)
- *   alloc=granule|exact           device-local allocations in 2 MiB granules (default on GPUs)
- *                                 or of the exact size (default on CPU devices)
  *   types=specialized|dynamic     attention pipelines per K/V type pair (default on GPUs), or
  *                                 one pipeline reading the types at run time (default on CPU
  *                                 devices, where every pipeline costs seconds of compilation)
@@ -59,8 +57,6 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
     ctx->variant = default_variant(ctx->dev);
     ctx->mode = TQ_VK_MODE_FULL;
     ctx->dynamic_types = ctx->dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-    ctx->alloc_granule = ctx->dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU
-                       ? 0 : TQ_VK_ALLOC_GRANULE;
     if (!options || !options[0])
         return NULL;
     char buf[512];
@@ -145,14 +141,6 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
                 return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                         "vulkan: keys=%s must be 1, 2, 4 or 8", val);
             ctx->attn_keys = n;
-        } else if (strcmp(key, "alloc") == 0) {
-            if (strcmp(val, "granule") == 0)
-                ctx->alloc_granule = TQ_VK_ALLOC_GRANULE;
-            else if (strcmp(val, "exact") == 0)
-                ctx->alloc_granule = 0;
-            else
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: alloc=%s (known: granule, exact)", val);
         } else if (strcmp(key, "types") == 0) {
             if (strcmp(val, "dynamic") == 0)
                 ctx->dynamic_types = true;
@@ -164,7 +152,7 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
         } else {
             return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                     "vulkan: unknown option '%s' (known: variant, mode, subgroup, "
-                                    "splits, types, kernel, reduce, keys, alloc)", key);
+                                    "splits, types, kernel, reduce, keys)", key);
         }
     }
     return NULL;

@@ -117,7 +117,7 @@ static void test_bad_options_are_rejected(void **state)
     (void)state;
     vkt t;
     const char *bad[] = { "variant=fast", "mode=turbo", "frobnicate=1", "splits=0", "subgroup=3",
-                          "subgroup=4096", "types=maybe", "novalue", "alloc=huge", "keys=3",
+                          "subgroup=4096", "types=maybe", "novalue", "alloc=exact", "keys=3",
                           "reduce=tree" };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         tq_status s = vkt_open_status(&t, bad[i]);
@@ -179,7 +179,6 @@ static void test_every_variant_is_correct(void **state)
 {
     (void)state;
     const char *opts[] = { "variant=magsign", "variant=arith", "variant=table,types=specialized",
-                           "alloc=granule",     /* 2 MiB allocations (the GPU default) */
                            "kernel=fd,reduce=shared",               /* the default is transpose */
                            "kernel=fd,reduce=transpose,keys=8" };   /* 32 values: 2 per lane */
     for (unsigned i = 0; i < sizeof opts / sizeof opts[0]; i++) {
@@ -274,16 +273,15 @@ static void test_forced_subgroup_sizes(void **state)
     fprintf(stderr, "forced subgroup sizes run: %d\n", ran);
 }
 
-/* Decode scratch comes from the dispatch (n_kv, heads), never from the reserved n_ctx; with
- * 2 MiB allocation granules the class still counts the bytes the buffer holds. */
+/* Decode scratch comes from the dispatch (n_kv, heads), never from the reserved n_ctx. */
 static void test_decode_scratch_does_not_grow_with_n_ctx(void **state)
 {
     (void)state;
-    int64_t scratch[3];
-    const int64_t ctxs[3] = { 1024, 65536, 1024 };
-    for (int i = 0; i < 3; i++) {
+    int64_t scratch[2];
+    const int64_t ctxs[2] = { 1024, 65536 };
+    for (int i = 0; i < 2; i++) {
         vkt t;
-        if (!vkt_open(&t, i == 2 ? "alloc=granule" : NULL))
+        if (!vkt_open(&t, NULL))
             skip();
         vkt_tensor q, k, v, o;
         tq_op op;
@@ -301,8 +299,6 @@ static void test_decode_scratch_does_not_grow_with_n_ctx(void **state)
         vkt_close(&t);
     }
     assert_int_equal(scratch[0], scratch[1]);
-    assert_int_equal(scratch[0], scratch[2]);
-    assert_true(scratch[0] % (2 << 20) != 0);   /* so the granule would show */
 }
 
 /* Sequences replay, report per-op timings, and copy data in order. */
