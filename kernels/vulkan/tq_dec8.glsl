@@ -64,9 +64,8 @@ void DEC_NAME(uint rbase, uint c0, uint sidx)
             }
             uint sh = j0 < 16u ? 0u : 4u;
             for (uint i = 0u; i < 8u; i++) {
-                uint wv = i < 4u ? lo : hi;
-                int q = int((wv >> (8u * (i & 3u) + sh)) & 15u) - 8;
-                sh_kv[sidx + i] = (MODE == MODE_INDICES) ? float(q) : dsc * float(q);
+                float q = tq_u4m8_to_f(i < 4u ? lo : hi, 8u * (i & 3u) + sh);
+                sh_kv[sidx + i] = (MODE == MODE_INDICES) ? q : dsc * q;
             }
         }
         return;
@@ -79,13 +78,13 @@ void DEC_NAME(uint rbase, uint c0, uint sidx)
         for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm;
         return;
     }
-    uint raw;
-    uint idxw = DEC_IDX8(b0, j0, raw);   // 8 indices, 4 bits apart
+    uint sg;
+    uint raw = DEC_IDX8(b0, j0, sg);
     if (MODE == MODE_READBYTES) {
         for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm * float((raw >> i) & 1u);
         return;
     }
     uint bits = tq_turbo_bits(DEC_TYPE);
     for (uint i = 0u; i < 8u; i++)
-        sh_kv[sidx + i] = DEC_CVAL(bits, (idxw >> (4u * i)) & 15u) * nrm;
+        sh_kv[sidx + i] = DEC_CVAL(bits, tq_turbo_idx(DEC_TYPE, raw, sg, i)) * nrm;
 }

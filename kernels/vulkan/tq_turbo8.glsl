@@ -2,27 +2,25 @@
 // tq_dec8r.glsl (into registers) share. Included by them once per operand, with
 // DEC_IDX8 and DEC_CVAL naming the two functions, DEC_BUF, DEC_TYPE and DEC_CB.
 
-// The 8 indices of elements j0 .. j0 + 7 of the turbo block at byte b0, 4 bits apart.
-// raw: the index bytes read, folded for the readbytes profiling mode.
-uint DEC_IDX8(uint b0, uint j0, out uint raw)
+// The index bits of elements j0 .. j0 + 7 of the turbo block at byte b0, for
+// tq_turbo_idx: raw (turbo4: 8 nibbles; turbo2/3: 8 2-bit fields) and sg (turbo3: the 8
+// sign bits; else 0). In the readbytes profiling mode raw also folds in sg.
+uint DEC_IDX8(uint b0, uint j0, out uint sg)
 {
+    sg = 0u;
     if (DEC_TYPE == TQ_TYPE_ID_TURBO4) {
         uint qb = b0 + 2u + (j0 >> 1);   // 4 bytes, 2-byte aligned
-        raw = DEC_BUF[qb >> 2];
+        uint raw = DEC_BUF[qb >> 2];
         if ((qb & 3u) != 0u)
             raw = (raw >> 16) | (DEC_BUF[(qb >> 2) + 1u] << 16);
         return raw;
     }
-    raw = TQ_RD16(DEC_BUF, b0 + 2u + (j0 >> 2));
-    uint sg = 0u;
+    uint raw = TQ_RD16(DEC_BUF, b0 + 2u + (j0 >> 2));
     if (DEC_TYPE == TQ_TYPE_ID_TURBO3)
         sg = TQ_RD8(DEC_BUF, b0 + uint(TQ_TURBO3_SIGNS_OFFSET) + (j0 >> 3));
     if (MODE == MODE_READBYTES)
         raw ^= sg;
-    uint idxw = 0u;
-    for (uint i = 0u; i < 8u; i++)
-        idxw |= (((raw >> (2u * i)) & 3u) | (((sg >> i) & 1u) << 2)) << (4u * i);
-    return idxw;
+    return raw;
 }
 
 // The centroid of index idx of a bits-bit codebook, by the pipeline's VARIANT: the shared
