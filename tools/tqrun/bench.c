@@ -242,21 +242,37 @@ tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
     /* Warm-up: at least c->warmup submissions and c->warmup_ms of wall time. GPUs lower
      * their clocks while the host fills the caches (the H100 went from 1980 to 345 MHz
      * within seconds), and a handful of short submissions does not raise them again: the
-     * 4th case of a process then measured 4x slower than in a fresh process. */
+     * 4th case of a process then measured 4x slower than in a fresh process. With several
+     * buffer sets all are submitted before the first wait, so the device is never idle
+     * between submissions (a clock governor sees a short kernel with host gaps as a
+     * partly idle device). */
     const uint64_t warm_ns = (uint64_t)(c->warmup_ms > 0 ? c->warmup_ms : 0) * 1000000ull;
     const uint64_t warm_t0 = tr_now_ns();
     int warm = 0;
-    for (int i = 0; !st && i < warm + c->repeats; i++) {
-        bool warming = i == warm && (warm < c->warmup || tr_now_ns() - warm_t0 < warm_ns);
-        if (warming)
-            warm++;
-        bench_set *s = &sets[i % nb];
-        if (warming)
-            tr_progress("bench %s ctx=%lld: warmup %d (%.1f s)", types, (long long)c->n_ctx,
-                        warm, (double)(tr_now_ns() - warm_t0) * 1e-9);
-        else
-            tr_progress("bench %s ctx=%lld: repeat %d/%d", types, (long long)c->n_ctx,
-                        i - warm + 1, c->repeats);
+    while (!st && (warm < c->warmup || tr_now_ns() - warm_t0 < warm_ns)) {
+        tr_progress("bench %s ctx=%lld: warmup %d (%.1f s)", types, (long long)c->n_ctx, warm,
+                    (double)(tr_now_ns() - warm_t0) * 1e-9);
+        int n_sub = 0;
+        for (; n_sub < nb && !st; n_sub++)
+            st = tq_sequence_submit(sets[n_sub].seq);
+        if (st)
+            n_sub--;   /* the failed one is not in flight */
+        for (int j = 0; j < n_sub; j++) {
+            tq_status w = tq_sequence_wait(sets[j].seq, UINT64_MAX);
+            if (!st)
+                st = w;
+            else
+                tq_status_free(w);
+        }
+        warm += n_sub;
+    }
+    out->warmup_runs = warm;
+    out->warmup_ns = tr_now_ns() - warm_t0;
+    /* Timed: one submission at a time, so host_ns is this submission's own. */
+    for (int k = 0; !st && k < c->repeats; k++) {
+        bench_set *s = &sets[k % nb];
+        tr_progress("bench %s ctx=%lld: repeat %d/%d", types, (long long)c->n_ctx, k + 1,
+                    c->repeats);
         uint64_t t0 = tr_now_ns();
         st = tq_sequence_submit(s->seq);
         if (!st)
@@ -266,13 +282,8 @@ tq_status tr_bench_run(tq_context *ctx, const tr_bench_case *c, uint64_t seed,
         memset(&tm, 0, sizeof tm);
         if (!st)
             st = tq_sequence_timing(s->seq, 0, &tm);
-        if (warming) {
-            out->warmup_runs = warm;
-            out->warmup_ns = tr_now_ns() - warm_t0;
-        }
-        if (st || warming)
-            continue;
-        int k = i - warm;
+        if (st)
+            break;
         out->samples_ns[k] = tm.device_ns ? tm.device_ns : wall;
         out->samples_host_ns[k] = tm.host_ns ? tm.host_ns : wall;
         out->n_samples = k + 1;
