@@ -49,6 +49,10 @@ uint tq_turbo_idx(uint type, uint raw, uint sg, uint i)
     return idx;
 }
 
+// Bit 0 of x as 1.0 or 1.5, for the readbytes profiling mode: it must use every byte read
+// without adding work of its own (an integer-to-float conversion per element would).
+float tq_bit_to_f(uint x) { return uintBitsToFloat(0x3f800000u | ((x & 1u) << 22)); }
+
 // q4_0 nibble n at bit sh of x: float(n) - 8, exactly, without an integer-to-float
 // conversion: float(2^23 + n) - (2^23 + 8) is exact in fp32. On the H100 q4_0 decode
 // attention at ctx 131072 went from 280 to 256 us.

@@ -46,7 +46,7 @@ void DEC_NAME(uint rbase, uint c0, uint sidx)
             lo = TQ_RD16(DEC_BUF, qb) | (TQ_RD16(DEC_BUF, qb + 2u) << 16);
             hi = TQ_RD16(DEC_BUF, qb + 4u) | (TQ_RD16(DEC_BUF, qb + 6u) << 16);
             if (MODE == MODE_READBYTES) {
-                for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = dsc * float((lo ^ hi) & 1u);
+                for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = dsc * tq_bit_to_f(lo ^ hi);
                 return;
             }
             for (uint i = 0u; i < 8u; i++) {
@@ -59,7 +59,7 @@ void DEC_NAME(uint rbase, uint c0, uint sidx)
             lo = TQ_RD16(DEC_BUF, qb) | (TQ_RD16(DEC_BUF, qb + 2u) << 16);
             hi = TQ_RD16(DEC_BUF, qb + 4u) | (TQ_RD16(DEC_BUF, qb + 6u) << 16);
             if (MODE == MODE_READBYTES) {
-                for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = dsc * float((lo ^ hi) & 1u);
+                for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = dsc * tq_bit_to_f(lo ^ hi);
                 return;
             }
             uint sh = j0 < 16u ? 0u : 4u;
@@ -81,7 +81,7 @@ void DEC_NAME(uint rbase, uint c0, uint sidx)
     uint sg;
     uint raw = DEC_IDX8(b0, j0, sg);
     if (MODE == MODE_READBYTES) {
-        for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm * float((raw >> i) & 1u);
+        for (uint i = 0u; i < 8u; i++) sh_kv[sidx + i] = nrm * tq_bit_to_f(raw >> i);
         return;
     }
     uint bits = tq_turbo_bits(DEC_TYPE);

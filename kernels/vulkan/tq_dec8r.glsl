@@ -57,7 +57,7 @@ float DEC_NAME(uint rbase, uint c0, out float v[8])
             hi = (x1 >> 16) | (x2 << 16);
         }
         if (MODE == MODE_READBYTES) {
-            for (uint i = 0u; i < 8u; i++) v[i] = float(((lo ^ hi) >> i) & 1u);
+            for (uint i = 0u; i < 8u; i++) v[i] = tq_bit_to_f((lo ^ hi) >> i);
             return dsc;
         }
         if (q8) {
@@ -85,7 +85,7 @@ float DEC_NAME(uint rbase, uint c0, out float v[8])
     uint sg;
     uint raw = DEC_IDX8(b0, j0, sg);
     if (MODE == MODE_READBYTES) {
-        for (uint i = 0u; i < 8u; i++) v[i] = float((raw >> i) & 1u);
+        for (uint i = 0u; i < 8u; i++) v[i] = tq_bit_to_f(raw >> i);
         return nrm;
     }
     uint bits = tq_turbo_bits(DEC_TYPE);
