@@ -57,6 +57,28 @@ static uint64_t fd_shared_bytes(uint32_t RB, uint32_t D, uint32_t TL, uint32_t N
 
 /* Decides whether the flash-decoding kernel runs and with which team shape. Returns an
  * error only when the user forced something this device or shape cannot do. */
+/* Keys per context split of the fd kernel: forced, or enough splits for FD_WAVES
+ * work-groups per compute unit over `base` (sequence x kv head x row block) groups, each
+ * split at least 4 steps of `step` keys. */
+static uint32_t fd_split_keys(const tq_vk_ctx *ctx, uint32_t n_kv, uint64_t base, uint32_t step)
+{
+    uint32_t splits;
+    if (ctx->forced_splits) {
+        splits = ctx->forced_splits;
+    } else {
+        const tq_vk_device *dv = ctx->dev;
+        uint32_t cus = dv->info.compute_units ? dv->info.compute_units : DEFAULT_CUS;
+        uint64_t target = (uint64_t)cus * FD_WAVES;
+        splits = (uint32_t)((target + base - 1) / base);
+        uint32_t max_splits = (n_kv + 4 * step - 1) / (4 * step);
+        if (splits > max_splits)
+            splits = max_splits;
+    }
+    if (splits < 1)
+        splits = 1;
+    return (n_kv + splits - 1) / splits;
+}
+
 static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
 {
     const tq_host_api *host = ctx->host;
@@ -118,32 +140,19 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
     p->RB = rb;
     p->n_rb = (p->R + rb - 1) / rb;
     uint64_t base = (uint64_t)p->n_seq * p->n_kv_head * p->n_rb;
-    uint32_t splits = 0, step = 0, per = 0;
+    uint32_t step = (128 / tl) * nb;
+    uint32_t per = fd_split_keys(ctx, p->n_kv, base, step);
     /* GPU default keys per step: 2 where splits are short (205..1024 keys), else 4.
      * H100, same run, ctx 131072, 1 sequence (993-key splits): keys=2 vs 4 f16 244 vs
      * 278 us, q8_0/turbo4 241 vs 268, others within 2%; ctx 32768 (249-key splits): f16 93
      * vs 107, q8_0 91 vs 98, turbo3 94 vs 97; 8 sequences (7.7k-key splits): keys=2 lost
      * 7-20% (q8_0 1.96 vs 1.62 ms); ctx 4096 (128-key splits): keys=2 lost for 4 of 6
      * types (turbo4 55 vs 31 us). */
-    for (int pass = 0; pass < 2; pass++) {
-        step = (128 / tl) * nb;
-        if (ctx->forced_splits) {
-            splits = ctx->forced_splits;
-        } else {
-            uint32_t cus = dv->info.compute_units ? dv->info.compute_units : DEFAULT_CUS;
-            uint64_t target = (uint64_t)cus * FD_WAVES;
-            splits = (uint32_t)((target + base - 1) / base);
-            uint32_t max_splits = (p->n_kv + 4 * step - 1) / (4 * step);
-            if (splits > max_splits)
-                splits = max_splits;
-        }
-        if (splits < 1)
-            splits = 1;
-        per = (p->n_kv + splits - 1) / splits;
-        if (pass || ctx->attn_keys || nb != 4 || per > FD_SHORT_SPLIT || per < FD_SHORT_SPLIT / 5)
-            break;
+    if (!ctx->attn_keys && nb == 4 && per <= FD_SHORT_SPLIT && per >= FD_SHORT_SPLIT / 5) {
         nb = 2;
         p->NB = nb;
+        step = (128 / tl) * nb;
+        per = fd_split_keys(ctx, p->n_kv, base, step);
     }
     p->split_len = (per + step - 1) / step * step;
     p->n_splits = (p->n_kv + p->split_len - 1) / p->split_len;
