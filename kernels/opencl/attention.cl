@@ -38,6 +38,25 @@ typedef struct tq_attn_args {
     uint tile_s;      /* split-k-coop: positions scored per round */
 } tq_attn_args;
 
+/* Query rows q_first .. q_first + n_rows - 1 of kv head kvh and sequence s into dst, dk
+ * floats a row, zero beyond d and beyond the tile's nqt queries (both attention kernels). */
+inline void tq_load_q_tile(__local float *dst, uint n_rows, uint dk, uint nqt, uint q_first,
+                           uint kvh, uint s, __global const uchar *qbuf, ulong q_off,
+                           const tq_attn_args a, uint lid, uint lsz)
+{
+    for (uint i = lid; i < n_rows * dk; i += lsz) {
+        uint q = i / dk, e = i % dk;
+        float v = 0.0f;
+        if (q < nqt && e < a.d) {
+            uint qid = q_first + q;
+            uint tok = qid / a.group, h = kvh * a.group + qid % a.group;
+            ulong row = (ulong)h + (ulong)a.n_head * ((ulong)tok + (ulong)a.n_q * s);
+            v = ((__global const float *)(qbuf + q_off))[row * a.d + e];
+        }
+        dst[i] = v;
+    }
+}
+
 /* K dot products of one key row against the tile's queries (acc[q] += <k, q_q>). */
 #define TQ_QLOOP(stmt) \
     _Pragma("unroll") for (uint q = 0; q < TQ_CL_QT; q++) { if (q < nqt) { stmt; } }
@@ -306,17 +325,7 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
     __local float *lm = lstate, *lalpha = lstate + TQ_CL_QT, *ll = lstate + 2 * TQ_CL_QT;
 
     /* Queries of the tile into local memory (zero padding beyond d), rotated for turbo K. */
-    for (uint i = lid; i < TQ_CL_QT * dk; i += lsz) {
-        uint q = i / dk, e = i % dk;
-        float v = 0.0f;
-        if (q < nqt && e < a.d) {
-            uint qid = q_first + q;
-            uint tok = qid / a.group, h = kvh * a.group + qid % a.group;
-            ulong row = (ulong)h + (ulong)a.n_head * ((ulong)tok + (ulong)a.n_q * s);
-            v = ((__global const float *)(qbuf + q_off))[row * a.d + e];
-        }
-        lq[i] = v;
-    }
+    tq_load_q_tile(lq, TQ_CL_QT, dk, nqt, q_first, kvh, s, qbuf, q_off, a, lid, lsz);
     tq_load_codebook(lcbk, a.type_k, lid, lsz);
     tq_load_codebook(lcbv, a.type_v, lid, lsz);
     /* Value layout: with dv % 4 == 0, tpe work-items cover a row 4 dimensions each and

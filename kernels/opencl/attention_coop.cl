@@ -166,17 +166,7 @@ __kernel void tq_attention_coop(__global const uchar *qbuf, ulong q_off,
     const uint nch = dk / 8u;
 
     /* q of the tile into lred, zero beyond d and beyond nqt; rotated for a turbo K. */
-    for (uint i = lid; i < 4u * dk; i += lsz) {
-        uint q = i / dk, e = i % dk;
-        float v = 0.0f;
-        if (q < nqt && e < a.d) {
-            uint qid = q_first + q;
-            uint tok = qid / a.group, h = kvh * a.group + qid % a.group;
-            ulong row = (ulong)h + (ulong)a.n_head * ((ulong)tok + (ulong)a.n_q * s);
-            v = ((__global const float *)(qbuf + q_off))[row * a.d + e];
-        }
-        lred[i] = v;
-    }
+    tq_load_q_tile(lred, 4u, dk, nqt, q_first, kvh, s, qbuf, q_off, a, lid, lsz);
     tq_load_codebook(lcbk, a.type_k, lid, lsz);
     tq_load_codebook(lcbv, a.type_v, lid, lsz);
     barrier(CLK_LOCAL_MEM_FENCE);
