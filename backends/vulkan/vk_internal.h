@@ -119,6 +119,7 @@ typedef struct tq_vk_ctx {
     int attn_kernel;             /* 0 auto, 1 fd (flash-decoding), 2 tiled */
     int attn_reduce;             /* fd team sums: 0 auto, 1 subgroup, 2 shared, 3 transposed */
     uint32_t attn_keys;          /* fd keys per team per step; 0: per device */
+    int attn_softmax;            /* fd: 0 auto, 1 every lane of a team, 2 row owners */
 } tq_vk_ctx;
 
 /* ---- manager (vk_manager.c) */

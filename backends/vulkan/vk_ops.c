@@ -42,6 +42,7 @@ typedef struct attn_plan {
     bool fd;                     /* attn_fd.comp (else the tiled attn.comp) */
     uint32_t reduce;             /* fd team sums: 0 shared, 1 subgroup shuffles, 2 transposed */
     uint32_t TL, NB;             /* fd: lanes per team, keys per team per step */
+    uint32_t SMX;                /* fd: online softmax by one owner lane per row */
 } attn_plan;
 
 #define FD_RB_MAX 8u
@@ -52,7 +53,8 @@ static uint64_t fd_shared_bytes(uint32_t RB, uint32_t D, uint32_t TL, uint32_t N
 {
     uint64_t nt = 128 / TL, nv = (uint64_t)NB * RB;
     uint64_t red = reduce == 1 ? 1 : reduce == 2 ? nt * nv * (TL + 1) : 128 * nv;
-    return 4ull * (2ull * RB * D + 2ull * nt * RB + red + (reduce == 2 ? nt * nv : 1) + 32);
+    /* + sh_al of the row-owner softmax, counted whether used or not */
+    return 4ull * (2ull * RB * D + 3ull * nt * RB + red + (reduce == 2 ? nt * nv : 1) + 32);
 }
 
 /* Decides whether the flash-decoding kernel runs and with which team shape. Returns an
@@ -110,8 +112,10 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
                                 "vulkan: reduce=subgroup needs subgroup shuffles in compute "
                                 "shaders and a fixed subgroup size; device '%s' has neither",
                                 dv->info.name);
-    /* Shuffles only when asked for: on the H100 the one clean comparison (first
-     * case of a process) gave q8_0 283 us with them vs 1.3 ms with shuffles. */
+    /* Shuffles only when asked for. H100, ctx 131072, one process per case: shuffles
+     * (lanes softmax) f16 236 us, q8_0 232, turbo3 284, turbo4 241: better than transposed
+     * sums with the lanes softmax, worse than with the owner softmax (below), which needs
+     * shared memory. (An earlier 1.3 ms figure came from a multi-case process.) */
     if (sg_ok && ctx->attn_reduce == 1) {
         reduce = 1;
         while (tl > sgsize)
@@ -133,6 +137,19 @@ static tq_status fd_plan(tq_vk_ctx *ctx, attn_plan *p)
                                     "attention (d=%u, %u query rows): %s", p->d, p->R, why);
         return NULL;
     }
+    /* Online softmax by one owner lane per row (default where it can run: it needs the
+     * transposed sums, whose owners mask their values, and a lane per row) instead of in
+     * all TL lanes of a team: TL times fewer exps. H100, ctx 131072, one process per
+     * case, two rounds each: owner vs lanes f16 236 vs 241 us, q8_0 225 vs 245, turbo3
+     * 266 vs 289, turbo4 231 vs 252. */
+    bool smx_ok = reduce == 2 && rb <= tl;
+    if (ctx->attn_softmax == 2 && !smx_ok)
+        return host->status_new(TQ_CODE_UNSUPPORTED,
+                                "vulkan: softmax=owner needs reduce=transpose and at most %u "
+                                "query rows per kv head here (this attention: %s, %u rows)",
+                                tl, reduce == 2 ? "transpose" : reduce == 1 ? "subgroup" : "shared",
+                                rb);
+    p->SMX = smx_ok && ctx->attn_softmax != 1;
     p->fd = true;
     p->reduce = reduce;
     p->TL = tl;
@@ -246,9 +263,9 @@ static void attn_variant(tq_vk_ctx *ctx, const tq_op *op, const attn_plan *p, ch
                          size_t cap)
 {
     bool turbo = tq_type_is_turbo(op->k.type) || tq_type_is_turbo(op->v.type);
-    int n = p->fd ? snprintf(out, cap, "split-k-fd/tl%u-%s/k%u", p->TL,
+    int n = p->fd ? snprintf(out, cap, "split-k-fd/tl%u-%s/k%u%s", p->TL,
                              p->reduce == 1 ? "sg" : p->reduce == 2 ? "tsmem" : "smem",
-                             p->NB)
+                             p->NB, p->SMX ? "/smo" : "")
                   : snprintf(out, cap, "split-k");
     if (turbo)
         n += snprintf(out + n, cap - (size_t)n, "/%s", tq_vk_variant_name(ctx->variant));
@@ -421,9 +438,10 @@ static tq_status record_attention(tq_vk_seq *seq, tq_vk_rec *rec, const tq_op *o
                                          (uint32_t)ctx->mode },
                                .n_bindings = 4 };
     if (p.fd)
-        key = (tq_vk_pipeline_key){ .kernel = TQ_VK_KERNEL_ATTN_FD, .n_spec = 9,
+        key = (tq_vk_pipeline_key){ .kernel = TQ_VK_KERNEL_ATTN_FD, .n_spec = 10,
                                     .spec = { kt, vt, p.DK, p.RB, p.TL, p.NB,
-                                              (uint32_t)ctx->variant, (uint32_t)ctx->mode, p.reduce },
+                                              (uint32_t)ctx->variant, (uint32_t)ctx->mode, p.reduce,
+                                              p.SMX },
                                     .n_bindings = 4 };
     tq_vk_pipeline *pl, *pr;
     s = tq_vk_pipeline_get(ctx, &key, &pl);

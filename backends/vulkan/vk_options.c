@@ -7,6 +7,8 @@
  *   kernel=fd|tiled               decode attention kernel (default fd where the shape allows)
  *   reduce=shared|transpose|subgroup   fd team sums (default transpose where it fits)
  *   keys=<n>                      fd keys per team per step (1, 2, 4, 8)
+ *   softmax=lanes|owner           fd: online softmax in every lane of a team, or once per
+ *                                 row by an owner lane (default where reduce=transpose)
  *   types=specialized|dynamic     attention pipelines per K/V type pair (default on GPUs), or
  *                                 one pipeline reading the types at run time (default on CPU
  *                                 devices, where every pipeline costs seconds of compilation)
@@ -141,6 +143,14 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
                 return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                         "vulkan: keys=%s must be 1, 2, 4 or 8", val);
             ctx->attn_keys = n;
+        } else if (strcmp(key, "softmax") == 0) {
+            if (strcmp(val, "lanes") == 0)
+                ctx->attn_softmax = 1;
+            else if (strcmp(val, "owner") == 0)
+                ctx->attn_softmax = 2;
+            else
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: softmax=%s (known: lanes, owner)", val);
         } else if (strcmp(key, "types") == 0) {
             if (strcmp(val, "dynamic") == 0)
                 ctx->dynamic_types = true;

@@ -31,6 +31,7 @@ layout(constant_id = 5) const uint B = 4;             // keys per team per step
 layout(constant_id = 6) const uint VARIANT = 0;
 layout(constant_id = 7) const uint MODE = 0;
 layout(constant_id = 8) const uint SG_REDUCE = 0;     // 0 shared, 1 subgroup, 2 transposed shared
+layout(constant_id = 9) const uint SMX = 0;           // 1: row-owner softmax (SG_REDUCE 2, RB <= TL)
 
 #define VARIANT_TABLE 0u
 #define VARIANT_MAGSIGN 1u
@@ -77,6 +78,7 @@ shared float sh_tm[NT * RB], sh_tl[NT * RB];
 const uint RSTR = SG_REDUCE == 2u ? TL + 1u : TL;
 shared float sh_red[SG_REDUCE == 1u ? 1u : NT * B * RB * RSTR];
 shared float sh_sum[SG_REDUCE == 2u ? NT * B * RB : 1u];
+shared float sh_al[SMX == 1u ? NT * RB : 1u];
 shared float sh_cbk[16], sh_cbv[16];
 
 #define DEC_NAME dec8r_k
@@ -105,6 +107,20 @@ float codebook(uint type, uint i)
     if (type == TQ_TYPE_ID_TURBO2) return i < 4u ? TQ_CB2[i] : 0.0;
     if (type == TQ_TYPE_ID_TURBO3) return i < 8u ? TQ_CB3[i] : 0.0;
     return TQ_CB4[i & 15u];
+}
+
+// The logit of key p for a row whose visible keys are p < lim: softcap, then the mask.
+float fd_logit(float x, uint p, uint lim)
+{
+    if (pc.softcap > 0.0)
+        x = pc.softcap * tanh(clamp(x / pc.softcap, -15.0, 15.0));
+    return p < lim ? x : NEG;
+}
+
+// Visible keys of query row rr (p < the result) in a split that ends at p_end.
+uint fd_row_lim(uint rr, uint p_end)
+{
+    return rr >= pc.R ? 0u : pc.causal != 0u ? min(p_end, pc.q_pos0 + rr / pc.G + 1u) : p_end;
 }
 
 void main()
@@ -190,9 +206,12 @@ void main()
     uint lim[RB];
     for (uint r = 0u; r < RB; r++) {
         uint rr = rb * RB + r;
-        lim[r] = rr >= pc.R ? 0u : pc.causal != 0u ? min(p_end, pc.q_pos0 + rr / pc.G + 1u) : p_end;
+        lim[r] = fd_row_lim(rr, p_end);
     }
     uint kv_row0 = (s * pc.n_kv_head + hk) * pc.n_ctx;
+
+    // SMX: the owner lane of a row (lane r) keeps its running max and sum in mo, lo
+    float mo = NEG, lo = 0.0;
 
     [[dont_unroll]] for (uint p0 = p_begin; p0 < p_end; p0 += NSTEP) {
         float sc[B * RB];
@@ -236,11 +255,16 @@ void main()
                 float sum = 0.0;
                 for (uint j = 0u; j < TL; j++)
                     sum += sh_red[(team * B * RB + k) * RSTR + j];
+                if (SMX == 1u) {   // the owner of value k also masks it
+                    uint r = k % RB;
+                    sum = fd_logit(sum, p0 + team * B + k / RB, fd_row_lim(rb * RB + r, p_end));
+                }
                 sh_sum[team * B * RB + k] = sum;
             }
             barrier();
-            for (uint k = 0u; k < B * RB; k++)
-                sc[k] = sh_sum[team * B * RB + k];
+            if (SMX == 0u)
+                for (uint k = 0u; k < B * RB; k++)
+                    sc[k] = sh_sum[team * B * RB + k];
         } else {
             for (uint k = 0u; k < B * RB; k++)
                 sh_red[(team * B * RB + k) * TL + lane] = sc[k];
@@ -253,53 +277,87 @@ void main()
             }
             barrier();
         }
-        // masks, softcap, online softmax per row (identical in all lanes of a team)
-        for (uint r = 0u; r < RB; r++) {
-            float mb = NEG;
-            for (uint b = 0u; b < B; b++) {
-                uint p = p0 + team * B + b;
-                float x = sc[b * RB + r];
-                if (pc.softcap > 0.0)
-                    x = pc.softcap * tanh(clamp(x / pc.softcap, -15.0, 15.0));
-                x = p < lim[r] ? x : NEG;
-                sc[b * RB + r] = x;
-                mb = max(mb, x);
+        // online softmax per row: sc becomes the weights exp(x - m), al the rescale of the
+        // rows' accumulators
+        float al[RB];
+        if (SMX == 0u) {
+            // every lane of a team, identically
+            for (uint r = 0u; r < RB; r++) {
+                float mb = NEG;
+                for (uint b = 0u; b < B; b++) {
+                    float x = fd_logit(sc[b * RB + r], p0 + team * B + b, lim[r]);
+                    sc[b * RB + r] = x;
+                    mb = max(mb, x);
+                }
+                float mn = max(m[r], mb);
+                al[r] = m[r] <= 0.5 * NEG ? 0.0 : exp(m[r] - mn);
+                m[r] = mn;
+                float lsum = 0.0;
+                for (uint b = 0u; b < B; b++) {
+                    float x = sc[b * RB + r];
+                    float e = x <= 0.5 * NEG ? 0.0 : exp(x - mn);
+                    lsum += e;
+                    sc[b * RB + r] = e;
+                }
+                l[r] = l[r] * al[r] + lsum;
             }
-            float mn = max(m[r], mb);
-            float alpha = m[r] <= 0.5 * NEG ? 0.0 : exp(m[r] - mn);
-            m[r] = mn;
-            float lsum = 0.0;
-            for (uint b = 0u; b < B; b++) {
-                float x = sc[b * RB + r];
-                float e = x <= 0.5 * NEG ? 0.0 : exp(x - mn);
-                lsum += e;
-                sc[b * RB + r] = e;
+        } else {
+            // lane r of a team owns row r: one exp per weight instead of TL
+            if (lane < RB) {
+                uint o = team * B * RB + lane;
+                float mb = NEG;
+                for (uint b = 0u; b < B; b++)
+                    mb = max(mb, sh_sum[o + b * RB]);
+                float mn = max(mo, mb);
+                float a = mo <= 0.5 * NEG ? 0.0 : exp(mo - mn);
+                mo = mn;
+                float lsum = 0.0;
+                for (uint b = 0u; b < B; b++) {
+                    float x = sh_sum[o + b * RB];
+                    float e = x <= 0.5 * NEG ? 0.0 : exp(x - mn);
+                    lsum += e;
+                    sh_sum[o + b * RB] = e;
+                }
+                lo = lo * a + lsum;
+                sh_al[team * RB + lane] = a;
             }
-            l[r] = l[r] * alpha + lsum;
+            barrier();
+            for (uint k = 0u; k < B * RB; k++)
+                sc[k] = sh_sum[team * B * RB + k];
+            for (uint r = 0u; r < RB; r++)
+                al[r] = sh_al[team * RB + r];
+        }
+        for (uint r = 0u; r < RB; r++)
             for (uint ch = 0u; ch < NCH; ch++)
                 for (uint i = 0u; i < 8u; i++) {
                     uint a = (ch * 8u + i) * RB + r;
-                    float o = acc[a] * alpha;
+                    float o = acc[a] * al[r];
                     for (uint b = 0u; b < B; b++)
                         o = fma(sc[b * RB + r] * vs[b * NCH + ch], vw[(b * NCH + ch) * 8u + i], o);
                     acc[a] = o;
                 }
-        }
     }
 
     // merge the teams: global max per row, then each team adds its rescaled part in turn
-    if (lane == 0u)
+    if (SMX == 1u) {
+        if (lane < RB) {
+            sh_tm[team * RB + lane] = mo;
+            sh_tl[team * RB + lane] = lo;
+        }
+    } else if (lane == 0u) {
         for (uint r = 0u; r < RB; r++) {
             sh_tm[team * RB + r] = m[r];
             sh_tl[team * RB + r] = l[r];
         }
+    }
     barrier();
     float wt[RB];
     for (uint r = 0u; r < RB; r++) {
         float M = NEG;
         for (uint k = 0u; k < NT; k++)
             M = max(M, sh_tm[k * RB + r]);
-        wt[r] = m[r] <= 0.5 * NEG ? 0.0 : exp(m[r] - M);
+        float mt = sh_tm[team * RB + r];
+        wt[r] = mt <= 0.5 * NEG ? 0.0 : exp(mt - M);
     }
     [[dont_unroll]] for (uint k = 0u; k < NT; k++) {
         if (team == k)

@@ -118,7 +118,7 @@ static void test_bad_options_are_rejected(void **state)
     vkt t;
     const char *bad[] = { "variant=fast", "mode=turbo", "frobnicate=1", "splits=0", "subgroup=3",
                           "subgroup=4096", "types=maybe", "novalue", "alloc=exact", "keys=3",
-                          "reduce=tree" };
+                          "reduce=tree", "softmax=fast", "softmax=" };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         tq_status s = vkt_open_status(&t, bad[i]);
         if (s && tq_status_code(s) == TQ_CODE_NOT_FOUND && strstr(tq_status_message(s), "no Vulkan device")) {
@@ -180,7 +180,9 @@ static void test_every_variant_is_correct(void **state)
     (void)state;
     const char *opts[] = { "variant=magsign", "variant=arith", "variant=table,types=specialized",
                            "kernel=fd,reduce=shared",               /* the default is transpose */
-                           "kernel=fd,reduce=transpose,keys=8" };   /* 32 values: 2 per lane */
+                           "kernel=fd,reduce=transpose,keys=8",     /* 32 values: 2 per lane */
+                           "kernel=fd,softmax=lanes",               /* the default is owner */
+                           "kernel=fd,softmax=owner,keys=8,types=specialized" };
     for (unsigned i = 0; i < sizeof opts / sizeof opts[0]; i++) {
         vkt t;
         if (!vkt_open(&t, opts[i]))
@@ -223,6 +225,45 @@ static void test_every_variant_is_correct(void **state)
         }
         vkt_close(&t);
     }
+}
+
+/* The fd kernel's online softmax runs in one owner lane per row by default and says so;
+ * asked for where it cannot run (the plain shared-memory sums), it is an error naming
+ * why, never silently replaced by the other softmax. */
+static void test_softmax_owner_default_and_refusal(void **state)
+{
+    (void)state;
+    vkt t;
+    if (!vkt_open(&t, "kernel=fd"))
+        skip();
+    vkt_tensor q, k, v, out;
+    tq_op op;
+    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
+    tq_plugin_timing tm;
+    vkt_run(&t, &op, &tm);
+    if (!strstr(tm.variant, "-tsmem/") || !strstr(tm.variant, "/smo"))
+        fail_msg("default fd variant '%s': want transposed sums with the owner softmax", tm.variant);
+    free4(&t, &q, &k, &v, &out);
+    vkt_close(&t);
+
+    if (!vkt_open(&t, "kernel=fd,softmax=lanes"))
+        skip();
+    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
+    vkt_run(&t, &op, &tm);
+    assert_null(strstr(tm.variant, "/smo"));
+    free4(&t, &q, &k, &v, &out);
+    vkt_close(&t);
+
+    if (!vkt_open(&t, "kernel=fd,reduce=shared,softmax=owner"))
+        skip();
+    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
+    tq_status s = vkt_run_status(&t, &op, &tm);
+    assert_non_null(s);
+    assert_int_equal(tq_status_code(s), TQ_CODE_UNSUPPORTED);
+    assert_non_null(strstr(tq_status_message(s), "softmax=owner needs reduce=transpose"));
+    tq_status_free(s);
+    free4(&t, &q, &k, &v, &out);
+    vkt_close(&t);
 }
 
 /* Subgroup-size independence: every size the device can be forced to gives the same
@@ -454,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_bad_options_are_rejected),
         cmocka_unit_test(test_variants_and_modes_are_reported),
         cmocka_unit_test(test_every_variant_is_correct),
+        cmocka_unit_test(test_softmax_owner_default_and_refusal),
         cmocka_unit_test(test_forced_subgroup_sizes),
         cmocka_unit_test(test_decode_scratch_does_not_grow_with_n_ctx),
         cmocka_unit_test(test_sequence_replay_and_timings),
