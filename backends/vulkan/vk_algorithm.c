@@ -3,6 +3,8 @@
  * + specialization constants -> a compute pipeline, created once per key and kept for the
  * context's lifetime (through the on-disk VkPipelineCache).
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,69 @@ static void pipeline_free(tq_vk_ctx *ctx, tq_vk_pipeline *p)
     if (p->dsl)
         f->vkDestroyDescriptorSetLayout(ctx->device, p->dsl, NULL);
     free(p);
+}
+
+/* stats=1: the driver's statistics of each executable of a new pipeline (register count,
+ * code size, ... as the driver names them), logged at info level with the kernel and its
+ * specialization constants, so a kernel developer can see what a change did to them. A
+ * driver that returns none says so; nothing here can fail the pipeline. */
+static void log_pipeline_stats(tq_vk_ctx *ctx, const char *kernel, const tq_vk_pipeline_key *key,
+                               VkPipeline pipeline)
+{
+    char head[160];
+    int n = snprintf(head, sizeof head, "vulkan: pipeline %s spec [", kernel);
+    for (uint32_t i = 0; i < key->n_spec && n > 0 && (size_t)n < sizeof head; i++)
+        n += snprintf(head + n, sizeof head - (size_t)n, "%s%u", i ? "," : "", key->spec[i]);
+    if (n > 0 && (size_t)n < sizeof head)
+        snprintf(head + n, sizeof head - (size_t)n, "]");
+    VkPipelineInfoKHR pi = { .sType = VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR, .pipeline = pipeline };
+    uint32_t n_exec = 0;
+    if (ctx->get_exec_props(ctx->device, &pi, &n_exec, NULL) != VK_SUCCESS || n_exec == 0) {
+        ctx->host->log(2, "%s: the driver reports no executables", head);
+        return;
+    }
+    for (uint32_t e = 0; e < n_exec && e < 4; e++) {
+        VkPipelineExecutableInfoKHR ei = { .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
+                                           .pipeline = pipeline, .executableIndex = e };
+        VkPipelineExecutableStatisticKHR st[32];
+        uint32_t n_st = 32;
+        for (uint32_t i = 0; i < n_st; i++)
+            st[i] = (VkPipelineExecutableStatisticKHR){
+                .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR };
+        VkResult r = ctx->get_exec_stats(ctx->device, &ei, &n_st, st);
+        if (r != VK_SUCCESS && r != VK_INCOMPLETE) {
+            ctx->host->log(2, "%s: executable %u: statistics failed: %s", head, e,
+                           tq_vk_result_name(r));
+            continue;
+        }
+        char line[1024];
+        int m = 0;
+        line[0] = '\0';
+        for (uint32_t i = 0; i < n_st && m >= 0 && (size_t)m < sizeof line; i++) {
+            const VkPipelineExecutableStatisticKHR *x = &st[i];
+            const char *sep = i ? "; " : "";
+            switch (x->format) {
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR:
+                m += snprintf(line + m, sizeof line - (size_t)m, "%s%s=%s", sep, x->name,
+                              x->value.b32 ? "true" : "false");
+                break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR:
+                m += snprintf(line + m, sizeof line - (size_t)m, "%s%s=%" PRId64, sep, x->name,
+                              x->value.i64);
+                break;
+            case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+                m += snprintf(line + m, sizeof line - (size_t)m, "%s%s=%" PRIu64, sep, x->name,
+                              x->value.u64);
+                break;
+            default:
+                m += snprintf(line + m, sizeof line - (size_t)m, "%s%s=%g", sep, x->name,
+                              x->value.f64);
+                break;
+            }
+        }
+        ctx->host->log(2, "%s: executable %u: %s%s", head, e, n_st ? line : "no statistics",
+                       r == VK_INCOMPLETE ? " (more not shown)" : "");
+    }
 }
 
 tq_status tq_vk_pipeline_get(tq_vk_ctx *ctx, const tq_vk_pipeline_key *key, tq_vk_pipeline **out)
@@ -80,6 +145,7 @@ tq_status tq_vk_pipeline_get(tq_vk_ctx *ctx, const tq_vk_pipeline_key *key, tq_v
                        .pNext = ctx->required_subgroup ? &rss : NULL,
                        .stage = VK_SHADER_STAGE_COMPUTE_BIT, .module = module, .pName = "main",
                        .pSpecializationInfo = &si },
+            .flags = ctx->pipeline_stats ? VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR : 0,
             .layout = p->layout };
         VkResult r = f->vkCreateComputePipelines(ctx->device, ctx->pcache, 1, &cci, NULL,
                                                  &p->pipeline);
@@ -88,6 +154,8 @@ tq_status tq_vk_pipeline_get(tq_vk_ctx *ctx, const tq_vk_pipeline_key *key, tq_v
                                       "vulkan: building kernel '%s' failed on '%s': %s",
                                       spv->name, ctx->dev->info.name, tq_vk_result_name(r));
         f->vkDestroyShaderModule(ctx->device, module, NULL);
+        if (!s && ctx->pipeline_stats)
+            log_pipeline_stats(ctx, spv->name, key, p->pipeline);
     }
     if (s) {
         pipeline_free(ctx, p);

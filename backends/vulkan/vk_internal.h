@@ -51,6 +51,7 @@ typedef struct tq_vk_device {
     bool has_budget;             /* VK_EXT_memory_budget */
     bool has_sg_control;         /* subgroupSizeControl + computeFullSubgroups optional */
     bool has_sg_ext;             /* VK_EXT_subgroup_size_control needs enabling (pre-1.3) */
+    bool has_pipeline_stats;     /* VK_KHR_pipeline_executable_properties (stats=1) */
     uint32_t subgroup_size, sg_min, sg_max;
     bool sg_shuffle;             /* subgroupShuffleXor in compute shaders */
     bool storage8, storage16, float16, int8;
@@ -120,6 +121,9 @@ typedef struct tq_vk_ctx {
     int attn_reduce;             /* fd team sums: 0 auto, 1 subgroup, 2 shared, 3 transposed */
     uint32_t attn_keys;          /* fd keys per team per step; 0: per device */
     int attn_softmax;            /* fd: 0 auto, 1 every lane of a team, 2 row owners */
+    bool pipeline_stats;         /* stats=1: log each pipeline's compiler statistics */
+    PFN_vkGetPipelineExecutablePropertiesKHR get_exec_props;
+    PFN_vkGetPipelineExecutableStatisticsKHR get_exec_stats;
 } tq_vk_ctx;
 
 /* ---- manager (vk_manager.c) */

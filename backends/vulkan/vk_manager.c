@@ -76,6 +76,7 @@ static void fill_device(tq_vk_state *st, tq_vk_device *d, uint32_t index)
     bool ext_driver = has_ext(exts, n_ext, VK_KHR_DRIVER_PROPERTIES_EXTENSION_NAME);
     bool ext_8bit = has_ext(exts, n_ext, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     bool ext_f16i8 = has_ext(exts, n_ext, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+    bool ext_pexec = has_ext(exts, n_ext, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
     free(exts);
 
     f->vkGetPhysicalDeviceProperties(d->phys, &d->props);
@@ -115,7 +116,10 @@ static void fill_device(tq_vk_state *st, tq_vk_device *d, uint32_t index)
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES };
     VkPhysicalDeviceSubgroupSizeControlFeatures sgcf = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES };
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pexf = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR };
     chain = &s16;
+    if (ext_pexec) { pexf.pNext = chain; chain = &pexf; }
     if (v12 || ext_8bit) { s8.pNext = chain; chain = &s8; }
     if (v12 || ext_f16i8) { f16.pNext = chain; chain = &f16; }
     if (sgc_avail) { sgcf.pNext = chain; chain = &sgcf; }
@@ -128,6 +132,7 @@ static void fill_device(tq_vk_state *st, tq_vk_device *d, uint32_t index)
     d->float16 = f16.shaderFloat16;
     d->int8 = f16.shaderInt8;
     d->subgroup_size = sgp.subgroupSize;
+    d->has_pipeline_stats = ext_pexec && pexf.pipelineExecutableInfo;
     d->has_sg_control = sgc_avail && sgcf.subgroupSizeControl &&
                         (sgcp.requiredSubgroupSizeStages & VK_SHADER_STAGE_COMPUTE_BIT);
     d->has_sg_ext = !v13 && ext_sgc;
@@ -186,6 +191,7 @@ static void fill_device(tq_vk_state *st, tq_vk_device *d, uint32_t index)
     snprintf(tmp, sizeof(tmp), "shared=%uK", d->max_shared / 1024);
     cat(feat, sizeof(feat), tmp);
     if (ext_budget) cat(feat, sizeof(feat), "memory-budget");
+    if (d->has_pipeline_stats) cat(feat, sizeof(feat), "pipeline-stats");
     snprintf(in->features, sizeof(in->features), "%s", feat);
     snprintf(in->default_variant, sizeof(in->default_variant), "split-k/%s",
              tq_vk_variant_name(TQ_VK_VARIANT_TABLE));
@@ -426,6 +432,9 @@ tq_status tq_vk_ctx_create(tq_vk_state *st, uint32_t index, const char *options,
     VkPhysicalDeviceSubgroupSizeControlFeatures sgcf = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES,
         .subgroupSizeControl = VK_TRUE };
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pexf = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
+        .pipelineExecutableInfo = VK_TRUE };
     const char *exts[2];
     uint32_t n_exts = 0;
     void *chain = NULL;
@@ -433,6 +442,11 @@ tq_status tq_vk_ctx_create(tq_vk_state *st, uint32_t index, const char *options,
         chain = &sgcf;
         if (d->has_sg_ext)
             exts[n_exts++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+    }
+    if (ctx->pipeline_stats) {   /* options_apply checked has_pipeline_stats */
+        pexf.pNext = chain;
+        chain = &pexf;
+        exts[n_exts++] = VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME;
     }
     VkDeviceCreateInfo dci = { .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = chain,
                                .queueCreateInfoCount = 1, .pQueueCreateInfos = &qci,
@@ -444,6 +458,16 @@ tq_status tq_vk_ctx_create(tq_vk_state *st, uint32_t index, const char *options,
                                 d->info.name, tq_vk_result_name(r));
     }
     s = tq_vk_load_device_fns(host, &ctx->fns, ctx->device);
+    if (!s && ctx->pipeline_stats) {
+        ctx->get_exec_props = (PFN_vkGetPipelineExecutablePropertiesKHR)
+            ctx->fns.vkGetDeviceProcAddr(ctx->device, "vkGetPipelineExecutablePropertiesKHR");
+        ctx->get_exec_stats = (PFN_vkGetPipelineExecutableStatisticsKHR)
+            ctx->fns.vkGetDeviceProcAddr(ctx->device, "vkGetPipelineExecutableStatisticsKHR");
+        if (!ctx->get_exec_props || !ctx->get_exec_stats)
+            s = host->status_new(TQ_CODE_BACKEND, "vulkan: '%s' enabled "
+                                 "VK_KHR_pipeline_executable_properties but lacks its functions",
+                                 d->info.name);
+    }
     if (!s)
         s = pick_memory_types(ctx);
     if (s) {

@@ -9,6 +9,9 @@
  *   keys=<n>                      fd keys per team per step (1, 2, 4, 8)
  *   softmax=lanes|owner           fd: online softmax in every lane of a team, or once per
  *                                 row by an owner lane (default where reduce=transpose)
+ *   stats=0|1                     log each pipeline's compiler statistics (registers, ...)
+ *                                 at info level (TQ_LOG=info); needs
+ *                                 VK_KHR_pipeline_executable_properties
  *   types=specialized|dynamic     attention pipelines per K/V type pair (default on GPUs), or
  *                                 one pipeline reading the types at run time (default on CPU
  *                                 devices, where every pipeline costs seconds of compilation)
@@ -151,6 +154,16 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
             else
                 return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                         "vulkan: softmax=%s (known: lanes, owner)", val);
+        } else if (strcmp(key, "stats") == 0) {
+            if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0)
+                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
+                                        "vulkan: stats=%s (known: 0, 1)", val);
+            ctx->pipeline_stats = val[0] == '1';
+            if (ctx->pipeline_stats && !ctx->dev->has_pipeline_stats)
+                return host->status_new(TQ_CODE_UNSUPPORTED,
+                                        "vulkan: stats=1 needs VK_KHR_pipeline_executable_properties "
+                                        "(pipelineExecutableInfo), which device '%s' does not offer",
+                                        ctx->dev->info.name);
         } else if (strcmp(key, "types") == 0) {
             if (strcmp(val, "dynamic") == 0)
                 ctx->dynamic_types = true;

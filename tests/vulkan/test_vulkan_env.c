@@ -118,7 +118,7 @@ static void test_bad_options_are_rejected(void **state)
     vkt t;
     const char *bad[] = { "variant=fast", "mode=turbo", "frobnicate=1", "splits=0", "subgroup=3",
                           "subgroup=4096", "types=maybe", "novalue", "alloc=exact", "keys=3",
-                          "reduce=tree", "softmax=fast", "softmax=" };
+                          "reduce=tree", "softmax=fast", "softmax=", "stats=yes" };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         tq_status s = vkt_open_status(&t, bad[i]);
         if (s && tq_status_code(s) == TQ_CODE_NOT_FOUND && strstr(tq_status_message(s), "no Vulkan device")) {
@@ -262,6 +262,34 @@ static void test_softmax_owner_default_and_refusal(void **state)
     assert_int_equal(tq_status_code(s), TQ_CODE_UNSUPPORTED);
     assert_non_null(strstr(tq_status_message(s), "softmax=owner needs reduce=transpose"));
     tq_status_free(s);
+    free4(&t, &q, &k, &v, &out);
+    vkt_close(&t);
+}
+
+/* stats=1 (compiler statistics per pipeline) works where the device has
+ * VK_KHR_pipeline_executable_properties and is otherwise refused with the extension's
+ * name; either way nothing is silently ignored. */
+static void test_pipeline_stats_option(void **state)
+{
+    (void)state;
+    vkt t;
+    tq_status s = vkt_open_status(&t, "stats=1");
+    if (s) {
+        if (tq_status_code(s) == TQ_CODE_NOT_FOUND) {
+            tq_status_free(s);
+            skip();
+        }
+        assert_int_equal(tq_status_code(s), TQ_CODE_UNSUPPORTED);
+        assert_non_null(strstr(tq_status_message(s), "VK_KHR_pipeline_executable_properties"));
+        tq_status_free(s);
+        return;
+    }
+    vkt_tensor q, k, v, out;
+    tq_op op;
+    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_TURBO3, 128, 4, 1, 1, 64, &op, 40);
+    tq_plugin_timing tm;
+    vkt_run(&t, &op, &tm);
+    assert_non_null(strstr(tm.variant, "split-k"));
     free4(&t, &q, &k, &v, &out);
     vkt_close(&t);
 }
@@ -496,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_variants_and_modes_are_reported),
         cmocka_unit_test(test_every_variant_is_correct),
         cmocka_unit_test(test_softmax_owner_default_and_refusal),
+        cmocka_unit_test(test_pipeline_stats_option),
         cmocka_unit_test(test_forced_subgroup_sizes),
         cmocka_unit_test(test_decode_scratch_does_not_grow_with_n_ctx),
         cmocka_unit_test(test_sequence_replay_and_timings),
