@@ -25,6 +25,7 @@ static const char *const mem_names[CMP_NMEM] = {"kv", "scratch", "staging", "con
 
 typedef struct cmp_rec {
     char *key;
+    char *mkey;               /* the key with the device's name instead of its id */
     char *backend, *device, *op, *types, *shape;
     char *driver, *variant, *file, *host;
     double *samples;
@@ -45,6 +46,7 @@ typedef struct cmp_side {
     char host[256];
     bool dirty, mixed_commits;
     int files;
+    bool by_model;            /* --by-model: key on the device name, not its id */
 } cmp_side;
 
 typedef enum { F_TABLE, F_MARKDOWN, F_CSV, F_HTML } cmp_format;
@@ -65,7 +67,7 @@ typedef struct cmp_row {
 
 typedef struct cmp_opts {
     double alpha, threshold;
-    bool all, allow_mixed;
+    bool all, allow_mixed, by_model;
     cmp_format format;
     const char *output;
     cmp_gate gates[16];
@@ -79,7 +81,7 @@ static void side_free(cmp_side *s)
 {
     for (int i = 0; i < s->n; i++) {
         cmp_rec *r = &s->recs[i];
-        free(r->key); free(r->backend); free(r->device); free(r->op); free(r->types);
+        free(r->key); free(r->mkey); free(r->backend); free(r->device); free(r->op); free(r->types);
         free(r->shape); free(r->driver); free(r->variant); free(r->file); free(r->host);
         free(r->samples);
     }
@@ -194,21 +196,24 @@ static int add_record(cmp_side *s, const cJSON *rec, const char *file, const cha
     char *types = canon_object(cJSON_GetObjectItemCaseSensitive(rec, "types"));
     char *shape = canon_object(cJSON_GetObjectItemCaseSensitive(rec, "shape"));
     const char *dev_id = jstr(rec, "device_id");
-    const char *dev = *dev_id ? dev_id : jstr(rec, "device");
+    const char *name = jstr(rec, "device");
+    const char *dev = *dev_id && !s->by_model ? dev_id : name;
     char *mode = canon_object(cJSON_GetObjectItemCaseSensitive(rec, "mode"));
-    size_t klen = strlen(jstr(rec, "backend")) + strlen(dev) + strlen(op) +
+    size_t klen = strlen(jstr(rec, "backend")) + strlen(dev) + strlen(name) + strlen(op) +
                   strlen(types ? types : "") + strlen(shape ? shape : "") + strlen(mode ? mode : "") + 8;
-    char *key = malloc(klen);
-    if (!types || !shape || !mode || !key) {
-        free(types); free(shape); free(mode); free(key);
+    char *key = malloc(klen), *mkey = malloc(klen);
+    if (!types || !shape || !mode || !key || !mkey) {
+        free(types); free(shape); free(mode); free(key); free(mkey);
         return load_error(file, "out of memory");
     }
     snprintf(key, klen, "%s|%s|%s|%s|%s|%s", jstr(rec, "backend"), dev, op, types, shape, mode);
+    snprintf(mkey, klen, "%s|%s|%s|%s|%s|%s", jstr(rec, "backend"), name, op, types, shape, mode);
     free(mode);
 
     cmp_rec *r = side_find(s, key);
     if (r) {
         free(key);
+        free(mkey);
         free(types);
         free(shape);
     } else {
@@ -223,6 +228,7 @@ static int add_record(cmp_side *s, const cJSON *rec, const char *file, const cha
         r = &s->recs[s->n++];
         memset(r, 0, sizeof *r);
         r->key = key;
+        r->mkey = mkey;
         r->backend = xstrdup(jstr(rec, "backend"));
         r->device = xstrdup(jstr(rec, "device"));
         r->op = xstrdup(op);
@@ -694,6 +700,9 @@ static void usage(FILE *f)
           "                       significant (git bisect run: 125 = skip this commit)\n"
           "  --all                also print unchanged memory rows, min_time and check rows\n"
           "  --allow-mixed        compare records even if driver or host differ\n"
+          "  --by-model           match devices by name, not by id: compares results from\n"
+          "                       different units of one GPU model (cloud machines); the\n"
+          "                       driver and host must still agree\n"
           "\n"
           "exit status: 0 no gate failed, 1 a gate or check failed, 2 usage error, 3 unreadable input,\n"
           "             or the --unsure-exit status\n"
@@ -758,6 +767,8 @@ int tr_cmd_compare(int argc, char **argv)
             o.all = true;
         } else if (strcmp(a, "--allow-mixed") == 0) {
             o.allow_mixed = true;
+        } else if (strcmp(a, "--by-model") == 0) {
+            o.by_model = true;
         } else if (a[0] == '-' && a[1]) {
             return tr_usage_error("compare", "unknown option '%s'", a);
         } else if (np < 64) {
@@ -772,7 +783,8 @@ int tr_cmd_compare(int argc, char **argv)
         return tr_usage_error("compare", "give BASE and NEW (two paths), or --base and --new");
     }
 
-    cmp_side base = {.label = "base"}, neu = {.label = "new"};
+    cmp_side base = {.label = "base", .by_model = o.by_model},
+             neu = {.label = "new", .by_model = o.by_model};
     int rc = TR_EXIT_OK;
     for (int i = 0; i < nb && rc == 0; i++)
         if (load_path(&base, base_paths[i]) != 0)
@@ -888,6 +900,22 @@ int tr_cmd_compare(int argc, char **argv)
                 if (!only[s]->recs[i].matched)
                     fprintf(out, "  %s\n", only[s]->recs[i].key);
         }
+        /* Cloud machines hand out a different unit of the same GPU model from session to
+         * session, and the device id names the unit: say so instead of only listing the
+         * records as unmatched. */
+        int units = 0;
+        for (int i = 0; i < base.n && !o.by_model; i++) {
+            if (base.recs[i].matched)
+                continue;
+            for (int j = 0; j < neu.n; j++)
+                if (!neu.recs[j].matched && strcmp(base.recs[i].mkey, neu.recs[j].mkey) == 0) {
+                    units++;
+                    break;
+                }
+        }
+        if (units)
+            fprintf(out, "\n%d record(s) only in base have a record of the same device model in "
+                    "new on another unit (device_id differs); --by-model compares them\n", units);
         if (refused)
             fprintf(out, "\n%d record(s) refused: driver or host differ (use --allow-mixed to compare anyway)\n", refused);
         if (nrows == 0 && only_count[0] + only_count[1] == 0)
