@@ -1,8 +1,8 @@
 #!/bin/bash
 # The H100 report sweep (docs/benchmarks/README.md): checks, then decode attention for
 # Vulkan (default, and keys=4 to compare the automatic keys-per-step rule) and OpenCL at
-# ctx 4096 / 32768 / 131072 and 8 sequences, the Vulkan turbo3 profiling ladder and
-# one-token quantize. Run on the device machine from the repository root with .gl/
+# ctx 4096 / 32768 / 131072 and 8 sequences, one process per case, the Vulkan turbo3
+# profiling ladder and one-token quantize. Run on the device machine from the repository root with .gl/
 # (loaders, see docs/benchmarks/README.md) and $B (default build-vk: bin/tqrun, lib)
 # carried; results go to $OUT/summary.txt and $OUT/r/*.json.
 B=${B:-build-vk}; T=$B/bin/tqrun
@@ -18,16 +18,22 @@ run() { local n=$1; shift
 for b in vulkan opencl; do
   timeout 300 $T check --backend $b > $OUT/r/check_$b.txt 2>&1; echo "check $b rc=$?" >> $OUT/summary.txt; tail -1 $OUT/r/check_$b.txt >> $OUT/summary.txt
 done
-Y="--types f16,q8_0,q4_0,turbo2,turbo3,turbo4,q8_0/turbo4"
+# one process per case: see "Timing pitfalls" 2 in README.md
+TYPES="f16 q8_0 q4_0 turbo2 turbo3 turbo4 q8_0/turbo4"
 for b in vulkan opencl; do
-  run ${b}_131k --backend $b $Y --ctx 131072 --rotate-buffers 2 --repeats 20
-  run ${b}_32k --backend $b $Y --ctx 32768 --rotate-buffers 4 --repeats 20
-  run ${b}_4k --backend $b $Y --ctx 4096 --rotate-buffers 16 --repeats 50
-  run ${b}_n8 --backend $b --types f16,q8_0,turbo3,turbo4 --ctx 131072 --nseq 8 --repeats 10
+  for t in $TYPES; do
+    n=${t/\//-}
+    run ${b}_131k_$n --backend $b --types $t --ctx 131072 --rotate-buffers 2 --repeats 20
+    run ${b}_32k_$n --backend $b --types $t --ctx 32768 --rotate-buffers 4 --repeats 20
+    run ${b}_4k_$n --backend $b --types $t --ctx 4096 --rotate-buffers 16 --repeats 50
+  done
+  for t in f16 q8_0 turbo3 turbo4; do
+    run ${b}_n8_$t --backend $b --types $t --ctx 131072 --nseq 8 --repeats 10
+  done
 done
-run vulkan_k4_131k --backend vulkan $Y --ctx 131072 --rotate-buffers 2 --repeats 20 --options keys=4
-run vulkan_k4_32k --backend vulkan $Y --ctx 32768 --rotate-buffers 4 --repeats 20 --options keys=4
-run vulkan_k4_4k --backend vulkan $Y --ctx 4096 --rotate-buffers 16 --repeats 50 --options keys=4
+for t in f16 q8_0 turbo3 turbo4; do
+  run vulkan_k4_131k_$t --backend vulkan --types $t --ctx 131072 --rotate-buffers 2 --repeats 20 --options keys=4
+done
 for m in nodequant normsonly readbytes indices; do
   run vulkan_t3_$m --backend vulkan --types turbo3 --ctx 131072 --rotate-buffers 2 --repeats 20 --options mode=$m
 done
