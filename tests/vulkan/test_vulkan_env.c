@@ -227,43 +227,41 @@ static void test_every_variant_is_correct(void **state)
     }
 }
 
+/* Opens a context with opts and records one small turbo3/q8_0 decode attention: its
+ * status (NULL: ran, variant in *tm). Skips the test where there is no Vulkan device. */
+static tq_status run_small_attn(const char *opts, tq_plugin_timing *tm)
+{
+    vkt t;
+    if (!vkt_open(&t, opts))
+        skip();
+    vkt_tensor q, k, v, out;
+    tq_op op;
+    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
+    tq_status s = vkt_run_status(&t, &op, tm);
+    free4(&t, &q, &k, &v, &out);
+    vkt_close(&t);
+    return s;
+}
+
 /* The fd kernel's online softmax runs in one owner lane per row by default and says so;
  * asked for where it cannot run (the plain shared-memory sums), it is an error naming
  * why, never silently replaced by the other softmax. */
 static void test_softmax_owner_default_and_refusal(void **state)
 {
     (void)state;
-    vkt t;
-    if (!vkt_open(&t, "kernel=fd"))
-        skip();
-    vkt_tensor q, k, v, out;
-    tq_op op;
-    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
     tq_plugin_timing tm;
-    vkt_run(&t, &op, &tm);
+    assert_null(run_small_attn("kernel=fd", &tm));
     if (!strstr(tm.variant, "-tsmem/") || !strstr(tm.variant, "/smo"))
         fail_msg("default fd variant '%s': want transposed sums with the owner softmax", tm.variant);
-    free4(&t, &q, &k, &v, &out);
-    vkt_close(&t);
 
-    if (!vkt_open(&t, "kernel=fd,softmax=lanes"))
-        skip();
-    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
-    vkt_run(&t, &op, &tm);
+    assert_null(run_small_attn("kernel=fd,softmax=lanes", &tm));
     assert_null(strstr(tm.variant, "/smo"));
-    free4(&t, &q, &k, &v, &out);
-    vkt_close(&t);
 
-    if (!vkt_open(&t, "kernel=fd,reduce=shared,softmax=owner"))
-        skip();
-    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
-    tq_status s = vkt_run_status(&t, &op, &tm);
+    tq_status s = run_small_attn("kernel=fd,reduce=shared,softmax=owner", &tm);
     assert_non_null(s);
     assert_int_equal(tq_status_code(s), TQ_CODE_UNSUPPORTED);
     assert_non_null(strstr(tq_status_message(s), "softmax=owner needs reduce=transpose"));
     tq_status_free(s);
-    free4(&t, &q, &k, &v, &out);
-    vkt_close(&t);
 }
 
 /* stats=1 (compiler statistics per pipeline) works where the device has
