@@ -94,6 +94,20 @@ static void check_identity(const cJSON *rec)
     str(rec, "op");
 }
 
+/* --shared-context runs every case in one context and the records say so. */
+static void test_bench_shared_context_is_recorded(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("bench_shared", "bench --backend cpu --types turbo3,q8_0 --ctx 128 "
+                          "--repeats 2 --warmup 1 --warmup-ms 0 --shared-context", 0);
+    const cJSON *recs = get(doc, "records");
+    assert_int_equal(cJSON_GetArraySize(recs), 2);
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, recs)
+        assert_true(cJSON_IsFalse(get(rec, "context_per_case")));
+    cJSON_Delete(doc);
+}
+
 static void test_bench_json_has_samples_and_rates(void **state)
 {
     (void)state;
@@ -119,6 +133,7 @@ static void test_bench_json_has_samples_and_rates(void **state)
         assert_int_equal((int)num(rec, "repeats"), 4);
         assert_true(num(rec, "warmup") >= 1);
         assert_true(num(rec, "warmup_ms") >= 30.0);   /* --warmup-ms is a minimum */
+        assert_true(cJSON_IsTrue(get(rec, "context_per_case")));   /* the default */
         const cJSON *samples = get(rec, "samples_ns");
         assert_int_equal(cJSON_GetArraySize(samples), 4);
         assert_true(num(rec, "min_ns") > 0);
@@ -238,6 +253,7 @@ int main(void)
     snprintf(outdir, sizeof outdir, "%s", dir);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bench_json_has_samples_and_rates),
+        cmocka_unit_test(test_bench_shared_context_is_recorded),
         cmocka_unit_test(test_check_json_has_verdicts),
         cmocka_unit_test(test_memory_json_has_exact_prediction),
         cmocka_unit_test(test_quality_json_has_mse),

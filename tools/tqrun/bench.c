@@ -359,6 +359,7 @@ cJSON *tr_bench_json(cJSON *doc, const tr_target *t, const tr_bench_case *c,
     if (r->n_samples >= 6)
         cJSON_AddNumberToObject(rec, "drift", r->drift);
     cJSON_AddNumberToObject(rec, "rotate_buffers", c->rotate_buffers > 0 ? c->rotate_buffers : 1);
+    cJSON_AddBoolToObject(rec, "context_per_case", c->context_per_case);
     if (r->bytes)
         cJSON_AddNumberToObject(rec, "working_set_bytes",
                                 (double)r->bytes * (c->rotate_buffers > 0 ? c->rotate_buffers : 1));

@@ -11,7 +11,8 @@ static const char help[] =
     "usage: tqrun bench [--backend a,b] [--device Q] [--op attention|quantize]\n"
     "                   [--types K/V,...] [--ctx N,...] [--heads H/KVH] [--d D] [--nq N]\n"
     "                   [--nseq N] [--repeats N] [--warmup N] [--warmup-ms MS]\n"
-    "                   [--rotate-buffers N] [--options \"k=v\"] [--json FILE]\n"
+    "                   [--rotate-buffers N] [--shared-context] [--options \"k=v\"]\n"
+    "                   [--json FILE]\n"
     "\n"
     "Records the op in a sequence once and submits it repeatedly; reports the minimum and\n"
     "median device time per submission (tq_op_timing.device_ns), the bytes the op moved,\n"
@@ -33,6 +34,10 @@ static const char help[] =
     "  --warmup-ms MS     ...and for at least this much wall time, so GPU clocks that fell\n"
     "                     while the caches were filled are back up (default 200)\n"
     "  --rotate-buffers N cycle over N separate caches so repeats do not hit warm caches\n"
+    "  --shared-context   run all cases of a backend in one context; by default every case\n"
+    "                     gets a new one (device, memory, pipelines), because on the H100 a\n"
+    "                     case in a context that earlier cases used ran up to 4x slower\n"
+    "                     (see docs/tqrun.md)\n"
     "\n"
     "examples:\n"
     "  tqrun bench --backend cpu --ctx 32768 --types turbo3,q8_0,f16 --repeats 20\n"
@@ -40,7 +45,7 @@ static const char help[] =
     "  tqrun bench --backend cpu --options variant=scalar --json scalar.json\n";
 
 enum { O_OP = 1, O_TYPES, O_CTX, O_HEADS, O_D, O_NQ, O_NSEQ, O_REPEATS, O_WARMUP, O_WARMUP_MS,
-       O_ROTATE };
+       O_ROTATE, O_SHARED_CTX };
 static const tr_optspec spec[] = {
     { "op", 0, true, O_OP },
     { "types", 't', true, O_TYPES },
@@ -53,6 +58,7 @@ static const tr_optspec spec[] = {
     { "warmup", 'w', true, O_WARMUP },
     { "warmup-ms", 0, true, O_WARMUP_MS },
     { "rotate-buffers", 0, true, O_ROTATE },
+    { "shared-context", 0, false, O_SHARED_CTX },
     { NULL, 0, false, 0 },
 };
 
@@ -74,7 +80,7 @@ int tr_cmd_bench(int argc, char **argv)
     memset(&c, 0, sizeof c);
     tr_bench_case base = { .op = 0, .n_head = 32, .n_kv_head = 8, .d = 128, .n_q = 1,
                            .n_seq = 1, .repeats = 10, .warmup = 2, .rotate_buffers = 1,
-                           .warmup_ms = TR_BENCH_WARMUP_MS };
+                           .warmup_ms = TR_BENCH_WARMUP_MS, .context_per_case = true };
     tq_type tk[64] = { TQ_TYPE_F16, TQ_TYPE_Q8_0, TQ_TYPE_Q4_0, TQ_TYPE_TURBO2, TQ_TYPE_TURBO3,
                        TQ_TYPE_TURBO4, TQ_TYPE_Q8_0 };
     tq_type tv[64] = { TQ_TYPE_F16, TQ_TYPE_Q8_0, TQ_TYPE_Q4_0, TQ_TYPE_TURBO2, TQ_TYPE_TURBO3,
@@ -147,6 +153,9 @@ int tr_cmd_bench(int argc, char **argv)
                 return TR_EXIT_USAGE;
             base.rotate_buffers = (int)u;
             break;
+        case O_SHARED_CTX:
+            base.context_per_case = false;
+            break;
         default: return TR_EXIT_USAGE;
         }
     }
@@ -184,12 +193,21 @@ int tr_cmd_bench(int argc, char **argv)
         char pre[200];
         snprintf(pre, sizeof pre, "%s: cannot create a context on '%s'",
                  tq_backend_name(t->backend), t->info.name);
-        if (tr_report(pre, tq_context_create(t->backend, t->device, c.options, &ctx))) {
+        if (!base.context_per_case &&
+            tr_report(pre, tq_context_create(t->backend, t->device, c.options, &ctx))) {
             rc = TR_EXIT_ENV;
             continue;
         }
         for (int pi = 0; pi < n_pairs; pi++)
             for (int ci = 0; ci < n_ctx; ci++) {
+                if (base.context_per_case) {
+                    tq_context_destroy(ctx);
+                    ctx = NULL;
+                    if (tr_report(pre, tq_context_create(t->backend, t->device, c.options, &ctx))) {
+                        rc = TR_EXIT_ENV;
+                        continue;
+                    }
+                }
                 tr_bench_case bc = base;
                 bc.type_k = tk[pi];
                 bc.type_v = tv[pi];

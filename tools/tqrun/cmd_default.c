@@ -68,16 +68,17 @@ int tr_cmd_default(int argc, char **argv)
                               s.variant };
         tr_table_row(t, row);
 
-        tq_context *ctx = NULL;
-        if (tr_report(bname, tq_context_create(tg->backend, tg->device, c.options, &ctx))) {
-            rc = TR_EXIT_ENV;
-            continue;
-        }
+        /* a context per case, as tqrun bench does by default (docs/tqrun.md) */
         for (size_t k = 0; k < sizeof bk / sizeof bk[0]; k++) {
+            tq_context *ctx = NULL;
+            if (tr_report(bname, tq_context_create(tg->backend, tg->device, c.options, &ctx))) {
+                rc = TR_EXIT_ENV;
+                break;
+            }
             tr_bench_case bc = { .op = 0, .type_k = bk[k], .type_v = bv[k], .n_ctx = 4096,
                                  .n_head = 32, .n_kv_head = 8, .d = 128, .n_q = 1, .n_seq = 1,
                                  .repeats = 5, .warmup = 1, .rotate_buffers = 1,
-                                 .warmup_ms = TR_BENCH_WARMUP_MS };
+                                 .warmup_ms = TR_BENCH_WARMUP_MS, .context_per_case = true };
             tr_bench_result r;
             char types[64], med[32], gb[32], gf[32];
             tr_bench_case_types(&bc, types, sizeof types);
@@ -100,8 +101,8 @@ int tr_cmd_default(int argc, char **argv)
             }
             free(r.samples_ns);
             free(r.samples_host_ns);
+            tq_context_destroy(ctx);
         }
-        tq_context_destroy(ctx);
     }
     if (tr_table_rows(fails)) {
         printf("failed checks:\n");

@@ -191,6 +191,7 @@ typedef struct tr_bench_case {
     int64_t n_ctx, n_head, n_kv_head, d, n_q, n_seq;
     int repeats, warmup, rotate_buffers;
     int warmup_ms;          /* untimed submissions go on until this much wall time passed */
+    bool context_per_case;  /* the case ran in a context of its own (recorded in JSON) */
 } tr_bench_case;
 
 typedef struct tr_bench_result {
