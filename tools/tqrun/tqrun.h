@@ -132,7 +132,7 @@ void tr_progress_done(void);
 /* ------------------------------------------------------------ results JSON */
 
 #define TR_SCHEMA "tq-results"
-#define TR_SCHEMA_VERSION "1.2"
+#define TR_SCHEMA_VERSION "1.3"
 
 /* A results document: header (schema, tool, commit, dirty, build, host) + records[]. */
 cJSON *tr_json_doc_new(const char *command);
