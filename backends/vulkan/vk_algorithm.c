@@ -47,10 +47,15 @@ static void log_pipeline_stats(tq_vk_ctx *ctx, const char *kernel, const tq_vk_p
         ctx->host->log(2, "%s: the driver reports no executables", head);
         return;
     }
+    /* 32 statistics are 17 KiB: on the heap, as pipelines may be built on small stacks */
+    VkPipelineExecutableStatisticKHR *st = calloc(32, sizeof(*st));
+    if (!st) {
+        ctx->host->log(2, "%s: no memory for the statistics", head);
+        return;
+    }
     for (uint32_t e = 0; e < n_exec && e < 4; e++) {
         VkPipelineExecutableInfoKHR ei = { .sType = VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR,
                                            .pipeline = pipeline, .executableIndex = e };
-        VkPipelineExecutableStatisticKHR st[32];
         uint32_t n_st = 32;
         for (uint32_t i = 0; i < n_st; i++)
             st[i] = (VkPipelineExecutableStatisticKHR){
@@ -89,6 +94,7 @@ static void log_pipeline_stats(tq_vk_ctx *ctx, const char *kernel, const tq_vk_p
         ctx->host->log(2, "%s: executable %u: %s%s", head, e, n_st ? line : "no statistics",
                        r == VK_INCOMPLETE ? " (more not shown)" : "");
     }
+    free(st);
 }
 
 tq_status tq_vk_pipeline_get(tq_vk_ctx *ctx, const tq_vk_pipeline_key *key, tq_vk_pipeline **out)
