@@ -198,13 +198,15 @@ int tr_cmd_bench(int argc, char **argv)
             rc = TR_EXIT_ENV;
             continue;
         }
-        for (int pi = 0; pi < n_pairs; pi++)
-            for (int ci = 0; ci < n_ctx; ci++) {
+        bool no_ctx = false;   /* a per-case context failed: the target's other cases too */
+        for (int pi = 0; pi < n_pairs && !no_ctx; pi++)
+            for (int ci = 0; ci < n_ctx && !no_ctx; ci++) {
                 if (base.context_per_case) {
                     tq_context_destroy(ctx);
                     ctx = NULL;
                     if (tr_report(pre, tq_context_create(t->backend, t->device, c.options, &ctx))) {
                         rc = TR_EXIT_ENV;
+                        no_ctx = true;
                         continue;
                     }
                 }
