@@ -133,6 +133,23 @@ static void test_bad_options_are_rejected(void **state)
     }
 }
 
+/* Opens a context with opts and runs one small decode attention (turbo3 K, tv V, 40 of
+ * 64 positions, GQA 4): its status (NULL: it ran, the variant is in *tm). Skips the test
+ * where there is no Vulkan device. */
+static tq_status run_small_attn(const char *opts, tq_type tv, tq_plugin_timing *tm)
+{
+    vkt t;
+    if (!vkt_open(&t, opts))
+        skip();
+    vkt_tensor q, k, v, out;
+    tq_op op;
+    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, tv, 128, 4, 1, 1, 64, &op, 40);
+    tq_status s = vkt_run_status(&t, &op, tm);
+    free4(&t, &q, &k, &v, &out);
+    vkt_close(&t);
+    return s;
+}
+
 /* The variant string says which strategy and profiling mode ran, so a wrong-by-design
  * profiling result cannot be mistaken for a real one. */
 static void test_variants_and_modes_are_reported(void **state)
@@ -150,14 +167,8 @@ static void test_variants_and_modes_are_reported(void **state)
         for (unsigned i = 0; i < 6; i++) {
             char o[128];
             snprintf(o, sizeof o, "kernel=%s,%s", kernel ? "fd" : "tiled", opts[i]);
-            vkt t;
-            if (!vkt_open(&t, o))
-                skip();
-            vkt_tensor q, k, v, out;
-            tq_op op;
-            make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_TURBO3, 128, 4, 1, 1, 64, &op, 40);
             tq_plugin_timing tm;
-            vkt_run(&t, &op, &tm);
+            assert_null(run_small_attn(o, TQ_TYPE_TURBO3, &tm));
             if (kernel == 0) {
                 assert_string_equal(tm.variant, want[i]);
             } else {
@@ -168,8 +179,6 @@ static void test_variants_and_modes_are_reported(void **state)
                     fail_msg("fd kernel reported '%s', want 'split-k-fd/...%s'", tm.variant, suffix);
             }
             assert_true(tm.bytes_read >= 40 * 2 * 50);
-            free4(&t, &q, &k, &v, &out);
-            vkt_close(&t);
         }
     }
 }
@@ -227,22 +236,6 @@ static void test_every_variant_is_correct(void **state)
     }
 }
 
-/* Opens a context with opts and records one small turbo3/q8_0 decode attention: its
- * status (NULL: ran, variant in *tm). Skips the test where there is no Vulkan device. */
-static tq_status run_small_attn(const char *opts, tq_plugin_timing *tm)
-{
-    vkt t;
-    if (!vkt_open(&t, opts))
-        skip();
-    vkt_tensor q, k, v, out;
-    tq_op op;
-    make_attn(&t, &q, &k, &v, &out, TQ_TYPE_TURBO3, TQ_TYPE_Q8_0, 128, 4, 1, 1, 64, &op, 40);
-    tq_status s = vkt_run_status(&t, &op, tm);
-    free4(&t, &q, &k, &v, &out);
-    vkt_close(&t);
-    return s;
-}
-
 /* The fd kernel's online softmax runs in one owner lane per row by default and says so;
  * asked for where it cannot run (the plain shared-memory sums), it is an error naming
  * why, never silently replaced by the other softmax. */
@@ -250,14 +243,14 @@ static void test_softmax_owner_default_and_refusal(void **state)
 {
     (void)state;
     tq_plugin_timing tm;
-    assert_null(run_small_attn("kernel=fd", &tm));
+    assert_null(run_small_attn("kernel=fd", TQ_TYPE_Q8_0, &tm));
     if (!strstr(tm.variant, "-tsmem/") || !strstr(tm.variant, "/smo"))
         fail_msg("default fd variant '%s': want transposed sums with the owner softmax", tm.variant);
 
-    assert_null(run_small_attn("kernel=fd,softmax=lanes", &tm));
+    assert_null(run_small_attn("kernel=fd,softmax=lanes", TQ_TYPE_Q8_0, &tm));
     assert_null(strstr(tm.variant, "/smo"));
 
-    tq_status s = run_small_attn("kernel=fd,reduce=shared,softmax=owner", &tm);
+    tq_status s = run_small_attn("kernel=fd,reduce=shared,softmax=owner", TQ_TYPE_Q8_0, &tm);
     assert_non_null(s);
     assert_int_equal(tq_status_code(s), TQ_CODE_UNSUPPORTED);
     assert_non_null(strstr(tq_status_message(s), "softmax=owner needs reduce=transpose"));
