@@ -57,6 +57,23 @@ static tq_vk_variant default_variant(const tq_vk_device *d)
     return TQ_VK_VARIANT_TABLE;
 }
 
+/* key=val where val must be one of names[0..n): its index, or an INVALID_ARGUMENT status
+ * naming the choices (*out untouched). */
+static tq_status choice(const tq_host_api *host, const char *key, const char *val,
+                        const char *const *names, int n, int *out)
+{
+    char known[128] = "";
+    for (int i = 0; i < n; i++) {
+        if (strcmp(val, names[i]) == 0) {
+            *out = i;
+            return NULL;
+        }
+        size_t l = strlen(known);
+        snprintf(known + l, sizeof known - l, "%s%s", i ? ", " : "", names[i]);
+    }
+    return host->status_new(TQ_CODE_INVALID_ARGUMENT, "vulkan: %s=%s (known: %s)", key, val, known);
+}
+
 tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
 {
     const tq_host_api *host = ctx->host;
@@ -123,24 +140,19 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
                                         "vulkan: splits=%s must be in 1..4096", val);
             ctx->forced_splits = n;
         } else if (strcmp(key, "kernel") == 0) {
-            if (strcmp(val, "fd") == 0)
-                ctx->attn_kernel = 1;
-            else if (strcmp(val, "tiled") == 0)
-                ctx->attn_kernel = 2;
-            else
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: kernel=%s (known: fd, tiled)", val);
+            static const char *const names[] = { "fd", "tiled" };
+            int i;
+            tq_status s = choice(host, key, val, names, 2, &i);
+            if (s)
+                return s;
+            ctx->attn_kernel = i + 1;
         } else if (strcmp(key, "reduce") == 0) {
-            if (strcmp(val, "subgroup") == 0)
-                ctx->attn_reduce = 1;
-            else if (strcmp(val, "shared") == 0)
-                ctx->attn_reduce = 2;
-            else if (strcmp(val, "transpose") == 0)
-                ctx->attn_reduce = 3;
-            else
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: reduce=%s (known: shared, transpose, subgroup)",
-                                        val);
+            static const char *const names[] = { "subgroup", "shared", "transpose" };
+            int i;
+            tq_status s = choice(host, key, val, names, 3, &i);
+            if (s)
+                return s;
+            ctx->attn_reduce = i + 1;
         } else if (strcmp(key, "keys") == 0) {
             uint32_t n;
             if (!parse_u32(val, &n) || (n != 1 && n != 2 && n != 4 && n != 8))
@@ -148,35 +160,35 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
                                         "vulkan: keys=%s must be 1, 2, 4 or 8", val);
             ctx->attn_keys = n;
         } else if (strcmp(key, "softmax") == 0) {
-            if (strcmp(val, "lanes") == 0)
-                ctx->attn_softmax = 1;
-            else if (strcmp(val, "owner") == 0)
-                ctx->attn_softmax = 2;
-            else
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: softmax=%s (known: lanes, owner)", val);
+            static const char *const names[] = { "lanes", "owner" };
+            int i;
+            tq_status s = choice(host, key, val, names, 2, &i);
+            if (s)
+                return s;
+            ctx->attn_softmax = i + 1;
         } else if (strcmp(key, "stats") == 0) {
-            if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0)
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: stats=%s (known: 0, 1)", val);
-            ctx->pipeline_stats = val[0] == '1';
+            static const char *const names[] = { "0", "1" };
+            int i;
+            tq_status s = choice(host, key, val, names, 2, &i);
+            if (s)
+                return s;
+            ctx->pipeline_stats = i == 1;
             if (ctx->pipeline_stats && !ctx->dev->has_pipeline_stats)
                 return host->status_new(TQ_CODE_UNSUPPORTED,
                                         "vulkan: stats=1 needs VK_KHR_pipeline_executable_properties "
                                         "(pipelineExecutableInfo), which device '%s' does not offer",
                                         ctx->dev->info.name);
         } else if (strcmp(key, "types") == 0) {
-            if (strcmp(val, "dynamic") == 0)
-                ctx->dynamic_types = true;
-            else if (strcmp(val, "specialized") == 0)
-                ctx->dynamic_types = false;
-            else
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: types=%s (known: specialized, dynamic)", val);
+            static const char *const names[] = { "specialized", "dynamic" };
+            int i;
+            tq_status s = choice(host, key, val, names, 2, &i);
+            if (s)
+                return s;
+            ctx->dynamic_types = i == 1;
         } else {
             return host->status_new(TQ_CODE_INVALID_ARGUMENT,
                                     "vulkan: unknown option '%s' (known: variant, mode, subgroup, "
-                                    "splits, types, kernel, reduce, keys)", key);
+                                    "splits, types, kernel, reduce, keys, softmax, stats)", key);
         }
     }
     return NULL;
