@@ -217,6 +217,7 @@ typedef struct attn_case {
     bool causal;
     int64_t q_pos0;
     float softcap;
+    float qmul;          /* Q ~ N(0, qmul^2); 0 means 0.5 */
 } attn_case;
 
 static double run_attention(vkt *t, const attn_case *c, tq_plugin_timing *tm)
@@ -229,7 +230,7 @@ static double run_attention(vkt *t, const attn_case *c, tq_plugin_timing *tm)
     vkt_fill_randn(kf, d * kv_rows, 2000 + c->tk + d);
     vkt_fill_randn(vf, d * kv_rows, 3000 + c->tv + d);
     for (int64_t i = 0; i < nq_el; i++)
-        q[i] *= 0.5f;
+        q[i] *= c->qmul > 0 ? c->qmul : 0.5f;
     uint64_t kb = tq_type_row_bytes(c->tk, d), vb = tq_type_row_bytes(c->tv, d);
     uint8_t *kq = malloc(kb * kv_rows), *vq = malloc(vb * kv_rows);
     for (int64_t r = 0; r < kv_rows; r++) {
@@ -279,10 +280,10 @@ static void check_attention(const attn_case *c)
     double nmse = run_attention(&T, c, &tm);
     if (!(nmse <= 1e-6))
         fail_msg("attention K=%s V=%s d=%lld heads=%lld/%lld n_q=%lld n_seq=%lld n_kv=%lld "
-                 "causal=%d softcap=%g: NMSE %.3g > 1e-6 (variant %s)",
+                 "causal=%d softcap=%g qmul=%g: NMSE %.3g > 1e-6 (variant %s)",
                  tq_type_name(c->tk), tq_type_name(c->tv), (long long)c->d, (long long)c->n_head,
                  (long long)c->n_kv_head, (long long)c->n_q, (long long)c->n_seq,
-                 (long long)c->n_kv, c->causal, c->softcap, nmse, tm.variant);
+                 (long long)c->n_kv, c->causal, c->softcap, c->qmul, nmse, tm.variant);
     assert_string_equal(tm.op, "attention");
     assert_true(strncmp(tm.variant, "split-k", 7) == 0);
 }
@@ -293,7 +294,7 @@ static void test_attention_every_kv_pair_decode(void **state)
     REQUIRE_DEVICE();
     for (unsigned i = 0; i < 7; i++)
         for (unsigned j = 0; j < 7; j++) {
-            attn_case c = { all_types[i], all_types[j], 128, 8, 2, 1, 1, 200, 150, false, 0, 0 };
+            attn_case c = { all_types[i], all_types[j], 128, 8, 2, 1, 1, 200, 150, false, 0, 0, 0 };
             check_attention(&c);
         }
 }
@@ -312,7 +313,7 @@ static void test_attention_decode_shapes(void **state)
             for (unsigned g = 0; g < 3; g++) {
                 int64_t nq = nqs[(p + di + g) % 3];
                 attn_case c = { pairs[p][0], pairs[p][1], ds[di], 2 * gqa[g], 2, nq, 1, 96, 77,
-                                false, 0, 0 };
+                                false, 0, 0, 0 };
                 check_attention(&c);
             }
 }
@@ -325,22 +326,38 @@ static void test_attention_prefill_causal_softcap_nseq(void **state)
                                  { TQ_TYPE_Q8_0, TQ_TYPE_TURBO3 } };
     for (unsigned p = 0; p < 3; p++) {
         /* prefill of 24 tokens at the end of a 90-position window, GQA 4 */
-        attn_case c = { pairs[p][0], pairs[p][1], 128, 8, 2, 24, 1, 100, 90, true, 66, 0 };
+        attn_case c = { pairs[p][0], pairs[p][1], 128, 8, 2, 24, 1, 100, 90, true, 66, 0, 0 };
         check_attention(&c);
         /* prefill from position 0 (the first query sees one key) */
-        attn_case c0 = { pairs[p][0], pairs[p][1], 64, 4, 4, 9, 1, 16, 9, true, 0, 0 };
+        attn_case c0 = { pairs[p][0], pairs[p][1], 64, 4, 4, 9, 1, 16, 9, true, 0, 0, 0 };
         check_attention(&c0);
         /* softcap, two sequences, decode of 2 tokens */
-        attn_case c2 = { pairs[p][0], pairs[p][1], 128, 4, 1, 2, 2, 70, 70, false, 0, 5.0f };
+        attn_case c2 = { pairs[p][0], pairs[p][1], 128, 4, 1, 2, 2, 70, 70, false, 0, 5.0f, 0 };
         check_attention(&c2);
         /* causal + softcap + 2 sequences */
-        attn_case c3 = { pairs[p][0], pairs[p][1], 256, 8, 1, 5, 2, 40, 33, true, 28, 3.0f };
+        attn_case c3 = { pairs[p][0], pairs[p][1], 256, 8, 1, 5, 2, 40, 33, true, 28, 3.0f, 0 };
         check_attention(&c3);
     }
 }
 
 /* TQ_TEST_ATTN="tk,tv,d,n_head,n_kv_head,n_q,n_seq,n_ctx,n_kv,causal,q_pos0,softcap" runs
  * one attention case (for debugging a failure). */
+/* Sharp softmax: Q ~ N(0, 8^2) gives logits with a spread of about 8 and maxima near 25,
+ * where a kernel whose logit error grows with the logit (fp16 Q or K values) fails. */
+static void test_attention_sharp_softmax(void **state)
+{
+    (void)state;
+    REQUIRE_DEVICE();
+    static const tq_type pairs[][2] = { { TQ_TYPE_F16, TQ_TYPE_F16 }, { TQ_TYPE_Q8_0, TQ_TYPE_Q8_0 },
+                                        { TQ_TYPE_TURBO3, TQ_TYPE_TURBO3 },
+                                        { TQ_TYPE_TURBO4, TQ_TYPE_Q8_0 },
+                                        { TQ_TYPE_TURBO2, TQ_TYPE_TURBO2 } };
+    for (unsigned i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        attn_case c = { pairs[i][0], pairs[i][1], 128, 8, 2, 1, 1, 600, 600, false, 0, 0, 8.0f };
+        check_attention(&c);
+    }
+}
+
 static void test_attention_one_case_from_env(void **state)
 {
     (void)state;
@@ -353,7 +370,7 @@ static void test_attention_one_case_from_env(void **state)
     float sc;
     assert_int_equal(sscanf(e, "%d,%d,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%d,%lld,%f", &tk, &tv, &d,
                             &nh, &nkh, &nq, &ns, &nc, &nkv, &causal, &qp, &sc), 12);
-    attn_case c = { (tq_type)tk, (tq_type)tv, d, nh, nkh, nq, ns, nc, nkv, causal, qp, sc };
+    attn_case c = { (tq_type)tk, (tq_type)tv, d, nh, nkh, nq, ns, nc, nkv, causal, qp, sc, 0 };
     check_attention(&c);
 }
 
@@ -367,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_attention_every_kv_pair_decode),
         cmocka_unit_test(test_attention_decode_shapes),
         cmocka_unit_test(test_attention_prefill_causal_softcap_nseq),
+        cmocka_unit_test(test_attention_sharp_softmax),
         cmocka_unit_test(test_attention_one_case_from_env),
     };
     if (getenv("TQ_TEST_FILTER"))
