@@ -206,6 +206,24 @@ static void test_softcap_scale_and_two_sequences(void **state)
     }
 }
 
+/* Sharp softmax: scale 1 gives logits with a spread of about 8 and maxima near 25, where
+ * a kernel whose logit error grows with the logit (half-precision Q or K) fails. */
+static void test_sharp_softmax(void **state)
+{
+    (void)state;
+    static const tq_type sp[][2] = { { TQ_TYPE_F16, TQ_TYPE_F16 }, { TQ_TYPE_Q8_0, TQ_TYPE_Q8_0 },
+                                     { TQ_TYPE_TURBO3, TQ_TYPE_TURBO3 },
+                                     { TQ_TYPE_TURBO4, TQ_TYPE_Q8_0 },
+                                     { TQ_TYPE_TURBO2, TQ_TYPE_TURBO2 } };
+    for (size_t p = 0; p < sizeof sp / sizeof sp[0]; p++) {
+        shape s = decode_shape(sp[p][0], sp[p][1]);
+        s.scale = 1.0f;
+        s.n_ctx = 600;
+        s.n_kv = 600;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+    }
+}
+
 /* Small work-groups so a short context spans several tiles and splits, for both kernels
  * (split-k and split-k-coop); the reported variant names the kernel and size that ran. */
 static void test_split_context_paths(void **state)
@@ -344,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_decode_several_query_tokens),
         cmocka_unit_test(test_prefill_causal),
         cmocka_unit_test(test_softcap_scale_and_two_sequences),
+        cmocka_unit_test(test_sharp_softmax),
         cmocka_unit_test(test_split_context_paths),
         cmocka_unit_test(test_split_k_every_kv_type_pair),
         cmocka_unit_test(test_coop_shape_limits),
