@@ -340,8 +340,6 @@ static void test_attention_prefill_causal_softcap_nseq(void **state)
     }
 }
 
-/* TQ_TEST_ATTN="tk,tv,d,n_head,n_kv_head,n_q,n_seq,n_ctx,n_kv,causal,q_pos0,softcap" runs
- * one attention case (for debugging a failure). */
 /* Sharp softmax: Q ~ N(0, 8^2) gives logits with a spread of about 8 and maxima near 25,
  * where a kernel whose logit error grows with the logit (fp16 Q or K values) fails. */
 static void test_attention_sharp_softmax(void **state)
@@ -358,6 +356,8 @@ static void test_attention_sharp_softmax(void **state)
     }
 }
 
+/* TQ_TEST_ATTN="tk,tv,d,n_head,n_kv_head,n_q,n_seq,n_ctx,n_kv,causal,q_pos0,softcap" runs
+ * one attention case (for debugging a failure). */
 static void test_attention_one_case_from_env(void **state)
 {
     (void)state;
