@@ -346,7 +346,8 @@ static void test_attention_sharp_softmax(void **state)
 {
     (void)state;
     REQUIRE_DEVICE();
-    static const tq_type pairs[][2] = { { TQ_TYPE_F16, TQ_TYPE_F16 }, { TQ_TYPE_Q8_0, TQ_TYPE_Q8_0 },
+    static const tq_type pairs[][2] = { { TQ_TYPE_F16, TQ_TYPE_F16 },
+                                        { TQ_TYPE_Q8_0, TQ_TYPE_Q8_0 },
                                         { TQ_TYPE_TURBO3, TQ_TYPE_TURBO3 },
                                         { TQ_TYPE_TURBO4, TQ_TYPE_Q8_0 },
                                         { TQ_TYPE_TURBO2, TQ_TYPE_TURBO2 } };
