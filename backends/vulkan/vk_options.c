@@ -71,7 +71,8 @@ static tq_status choice(const tq_host_api *host, const char *key, const char *va
         size_t l = strlen(known);
         snprintf(known + l, sizeof known - l, "%s%s", i ? ", " : "", names[i]);
     }
-    return host->status_new(TQ_CODE_INVALID_ARGUMENT, "vulkan: %s=%s (known: %s)", key, val, known);
+    return host->status_new(TQ_CODE_INVALID_ARGUMENT, "vulkan: unknown %s '%s' (known: %s)", key,
+                            val, known);
 }
 
 tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
@@ -99,25 +100,17 @@ tq_status tq_vk_options_apply(tq_vk_ctx *ctx, const char *options)
         *eq = '\0';
         const char *key = tok, *val = eq + 1;
         if (strcmp(key, "variant") == 0) {
-            int found = -1;
-            for (int i = 0; i < TQ_VK_VARIANT_COUNT; i++)
-                if (strcmp(val, variant_names[i]) == 0)
-                    found = i;
-            if (found < 0)
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: unknown variant '%s' (known: table, magsign, arith)",
-                                        val);
-            ctx->variant = (tq_vk_variant)found;
+            int i;
+            tq_status s = choice(host, key, val, variant_names, TQ_VK_VARIANT_COUNT, &i);
+            if (s)
+                return s;
+            ctx->variant = (tq_vk_variant)i;
         } else if (strcmp(key, "mode") == 0) {
-            int found = -1;
-            for (int i = 0; i < TQ_VK_MODE_COUNT; i++)
-                if (strcmp(val, mode_names[i]) == 0)
-                    found = i;
-            if (found < 0)
-                return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                        "vulkan: unknown mode '%s' (known: full, nodequant, "
-                                        "normsonly, readbytes, indices)", val);
-            ctx->mode = (tq_vk_mode)found;
+            int i;
+            tq_status s = choice(host, key, val, mode_names, TQ_VK_MODE_COUNT, &i);
+            if (s)
+                return s;
+            ctx->mode = (tq_vk_mode)i;
         } else if (strcmp(key, "subgroup") == 0) {
             uint32_t n;
             if (!parse_u32(val, &n) || n == 0 || (n & (n - 1)))

@@ -131,6 +131,16 @@ static void test_bad_options_are_rejected(void **state)
                     tq_status_code(s) == TQ_CODE_UNSUPPORTED);
         tq_status_free(s);
     }
+    /* a value outside a fixed set names the set */
+    tq_status s = vkt_open_status(&t, "variant=fast");
+    assert_non_null(strstr(tq_status_message(s), "unknown variant 'fast' (known: table, magsign, arith)"));
+    tq_status_free(s);
+    s = vkt_open_status(&t, "mode=turbo");
+    assert_non_null(strstr(tq_status_message(s), "(known: full, nodequant, normsonly, readbytes, indices)"));
+    tq_status_free(s);
+    s = vkt_open_status(&t, "kernel=fast");
+    assert_non_null(strstr(tq_status_message(s), "unknown kernel 'fast' (known: fd, tiled)"));
+    tq_status_free(s);
 }
 
 /* Opens a context with opts and runs one small decode attention (turbo3 K, tv V, 40 of
