@@ -96,6 +96,26 @@ static tq_status build_from_source(tq_ocl_device *dev, const char *options, cl_p
         cl->clReleaseProgram(prog);
         return st;
     }
+    /* A successful build's log (warnings; with -cl-nv-verbose in TQ_OPENCL_BUILD_OPTIONS,
+     * NVIDIA's register and spill counts per kernel) at debug level. */
+    size_t len = 0;
+    if (cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) ==
+            CL_SUCCESS && len > 2) {
+        char *log = malloc(len + 1);
+        if (log && cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, len, log,
+                                             NULL) == CL_SUCCESS) {
+            log[len] = '\0';
+            /* line by line: the host's log lines are short */
+            for (char *line = log, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                    *next++ = '\0';
+                if (*line)
+                    dev->state->host->log(3, "opencl: '%s': build: %s", dev->info.name, line);
+            }
+        }
+        free(log);
+    }
     *out = prog;
     return NULL;
 }
@@ -274,7 +294,10 @@ tq_status tq_ocl_ctx_create_kernels(tq_ocl_ctx *ctx, const char *forced_variant)
     g = g3 < g ? g3 : g;
     ctx->wg_group = floor_pow2(g < 128 ? g : 128);
     size_t r = kernel_wg(ctx, TQ_OCL_K_ATTENTION_REDUCE);
-    ctx->wg_reduce = floor_pow2(r < 128 ? r : 128);
+    /* 512 where allowed: the merge reads every split's partial row, and more work-items
+     * per (head, token) keep more of those reads in flight (H100, 512 splits of turbo3
+     * at ctx 131072: 63.5 us with 128) */
+    ctx->wg_reduce = floor_pow2(r < 512 ? r : 512);
 
     size_t attn_limit = kernel_wg(ctx, TQ_OCL_K_ATTENTION);
     size_t coop_limit = kernel_wg(ctx, TQ_OCL_K_ATTENTION_COOP);

@@ -744,6 +744,13 @@ tq_status tq_ocl_seq_wait(void *vseq, uint64_t timeout_ns)
         uint64_t end = event_ns(ctx, r->ev_last, CL_PROFILING_COMMAND_END);
         r->timing.device_ns = end > start ? end - start : 0;
         r->timing.host_ns = 0;
+        if (r->ev_last != r->ev_first) {
+            uint64_t mid = event_ns(ctx, r->ev_first, CL_PROFILING_COMMAND_END);
+            uint64_t mid2 = event_ns(ctx, r->ev_last, CL_PROFILING_COMMAND_START);
+            ctx->host->log(3, "opencl: %s (%s): first kernel %.1f us, second %.1f us",
+                           r->timing.op, r->timing.variant, (double)(mid - start) / 1e3,
+                           (double)(end - mid2) / 1e3);
+        }
     }
     seq->timings_valid = true;
     return NULL;

@@ -457,7 +457,9 @@ __kernel void tq_attention(__global const uchar *qbuf, ulong q_off,
  * lsz a power of two. Local x[dv] (the merged row; the inverse rotation of a turbo V runs
  * on it) and lw[lsz]. The work-items share the splits: a tree maximum, then batches of lsz
  * split weights exp(m_i - max) in lw, each work-item adding its dimensions over a batch
- * (coalesced reads of the partial rows), and a tree sum of the softmax denominators. */
+ * (coalesced reads of the partial rows; with lsz >= 2 dv, lsz / dv lanes per dimension
+ * take every lane-th split of the batch, 8 reads in flight, and are summed through lw at
+ * the end), and a tree sum of the softmax denominators. */
 __kernel void tq_attention_reduce(__global const float *part, __global uchar *obuf, ulong o_off,
                                   const tq_attn_args a, __local float *x, __local float *lw)
 {
@@ -481,6 +483,9 @@ __kernel void tq_attention_reduce(__global const float *part, __global uchar *ob
     for (uint e = lid; e < dv; e += lsz)
         x[e] = 0.0f;
     float lsum = 0.0f;
+    /* with lsz >= 2 dv, nl lanes share each dimension (work-item = lane q, dimension e) */
+    const uint nl = lsz / dv, e = lid % dv, q = lid / dv;
+    float acc = 0.0f;
     for (uint base = 0; base < ns; base += lsz) {
         barrier(CLK_LOCAL_MEM_FENCE);   /* lw / x of the previous step read */
         uint i = base + lid;
@@ -495,6 +500,34 @@ __kernel void tq_attention_reduce(__global const float *part, __global uchar *ob
         lw[lid] = w;
         barrier(CLK_LOCAL_MEM_FENCE);
         uint nb = min(lsz, ns - base);
+        if (nl > 1u) {
+            /* lane q of dimension e adds splits q, q + nl, ... of the batch, 8 loads in
+             * flight (one dimension per work-item left the merge waiting on latency) */
+            if (q < nl) {
+                __global const float *pe = pp + (ulong)base * stride + e;
+                uint k = q;
+                for (; k + 7u * nl < nb; k += 8u * nl) {
+                    float x0 = pe[(ulong)k * stride], x1 = pe[(ulong)(k + nl) * stride];
+                    float x2 = pe[(ulong)(k + 2u * nl) * stride];
+                    float x3 = pe[(ulong)(k + 3u * nl) * stride];
+                    float x4 = pe[(ulong)(k + 4u * nl) * stride];
+                    float x5 = pe[(ulong)(k + 5u * nl) * stride];
+                    float x6 = pe[(ulong)(k + 6u * nl) * stride];
+                    float x7 = pe[(ulong)(k + 7u * nl) * stride];
+                    acc = fma(x0, lw[k], acc);
+                    acc = fma(x1, lw[k + nl], acc);
+                    acc = fma(x2, lw[k + 2u * nl], acc);
+                    acc = fma(x3, lw[k + 3u * nl], acc);
+                    acc = fma(x4, lw[k + 4u * nl], acc);
+                    acc = fma(x5, lw[k + 5u * nl], acc);
+                    acc = fma(x6, lw[k + 6u * nl], acc);
+                    acc = fma(x7, lw[k + 7u * nl], acc);
+                }
+                for (; k < nb; k += nl)
+                    acc = fma(pe[(ulong)k * stride], lw[k], acc);
+            }
+            continue;
+        }
         for (uint e = lid; e < dv; e += lsz) {
             float o = x[e];
             __global const float *pe = pp + (ulong)base * stride + e;
@@ -510,6 +543,19 @@ __kernel void tq_attention_reduce(__global const float *part, __global uchar *ob
             for (; k < nb; k++)
                 o = fma(pe[(ulong)k * stride], lw[k], o);
             x[e] = o;
+        }
+    }
+    if (nl > 1u) {
+        /* the lanes' sums of each dimension, through lw */
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (q < nl)
+            lw[q * dv + e] = acc;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint d = lid; d < dv; d += lsz) {
+            float o = 0.0f;
+            for (uint j = 0; j < nl; j++)
+                o += lw[j * dv + d];
+            x[d] = o;
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
