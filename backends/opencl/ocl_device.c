@@ -14,6 +14,9 @@
  * it, to see how tq treats a device that lacks a capability. */
 #define TQ_OCL_MIN_LOCAL_MEM (16u * 1024u)
 #define TQ_OCL_MIN_WG 16u
+/* cl_nv_device_attribute_query (cl_ext.h names them without a prefix on some versions) */
+#define TQ_CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV 0x4000
+#define TQ_CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV 0x4001
 
 static void get_str(const tq_ocl_fns *cl, cl_device_id d, cl_device_info p, char *buf, size_t cap)
 {
@@ -124,6 +127,18 @@ static void describe(tq_ocl_state *st, tq_ocl_device *dev)
     dev->max_wg = get_size(cl, dev->id, CL_DEVICE_MAX_WORK_GROUP_SIZE);
     dev->compute_units = get_u32(cl, dev->id, CL_DEVICE_MAX_COMPUTE_UNITS);
     dev->correct_sqrt = (fp32 & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
+    /* Matrix units through PTX mma.sync m16n8k16 need compute capability 8.0 or later;
+     * only NVIDIA's driver reports it (cl_nv_device_attribute_query). */
+    dev->nv_cc = 0;
+    if (has_ext(ex, "cl_nv_device_attribute_query")) {
+        cl_uint ccmaj = 0, ccmin = 0;
+        if (cl->clGetDeviceInfo(dev->id, TQ_CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV, sizeof ccmaj,
+                                &ccmaj, NULL) == CL_SUCCESS &&
+            cl->clGetDeviceInfo(dev->id, TQ_CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV, sizeof ccmin,
+                                &ccmin, NULL) == CL_SUCCESS)
+            dev->nv_cc = ccmaj * 10 + ccmin;
+    }
+    dev->mma_nv = dev->nv_cc >= 80;
     info->memory_total = get_u64(cl, dev->id, CL_DEVICE_GLOBAL_MEM_SIZE);
     info->compute_units = dev->compute_units;
     uint32_t vendor_id = get_u32(cl, dev->id, CL_DEVICE_VENDOR_ID);
@@ -203,13 +218,23 @@ static void describe(tq_ocl_state *st, tq_ocl_device *dev)
         add_feature(info->features, sizeof info->features, "subgroups");
     if (pci)
         add_feature(info->features, sizeof info->features, "pci-bus-info");
+    if (dev->nv_cc) {
+        snprintf(buf, sizeof buf, "nv-cc-%u.%u", dev->nv_cc / 10, dev->nv_cc % 10);
+        add_feature(info->features, sizeof info->features, buf);
+    }
+    if (dev->mma_nv)
+        add_feature(info->features, sizeof info->features, "mma-ptx");
     snprintf(buf, sizeof buf, "local=%lluK", (unsigned long long)(dev->local_mem / 1024));
     add_feature(info->features, sizeof info->features, buf);
     snprintf(buf, sizeof buf, "max-wg=%zu", dev->max_wg);
     add_feature(info->features, sizeof info->features, buf);
 
     size_t wg = floor_pow2(dev->max_wg < 128 ? (dev->max_wg ? dev->max_wg : 1) : 128);
-    snprintf(info->default_variant, sizeof info->default_variant, "split-k-coop/wg%zu", wg);
+    if (dev->mma_nv)   /* turbo3 K and V on matrix units, the rest on split-k-coop */
+        snprintf(info->default_variant, sizeof info->default_variant,
+                 "split-k-mma/wg128/ptx+split-k-coop/wg%zu", wg);
+    else
+        snprintf(info->default_variant, sizeof info->default_variant, "split-k-coop/wg%zu", wg);
 
     if (!dev->usable) {
         info->score = -100;

@@ -35,6 +35,7 @@ enum tq_ocl_kernel {
     TQ_OCL_K_ATTENTION,
     TQ_OCL_K_ATTENTION_REDUCE,
     TQ_OCL_K_ATTENTION_COOP,
+    TQ_OCL_K_ATTENTION_MMA,
     TQ_OCL_K_COUNT
 };
 extern const char *const tq_ocl_kernel_names[TQ_OCL_K_COUNT];
@@ -53,6 +54,9 @@ typedef struct tq_ocl_device {
     bool usable;                  /* passed the capability checks */
     char why_not[200];            /* first failed capability, when !usable */
     bool correct_sqrt;            /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT */
+    bool mma_nv;                  /* NVIDIA compute capability >= 8.0 (cl_nv_device_attribute_query):
+                                     attention_mma.cl is built with PTX mma.sync */
+    uint32_t nv_cc;               /* that compute capability as 10 * major + minor, or 0 */
     uint64_t local_mem;
     uint64_t max_alloc;
     size_t max_wg;
@@ -98,13 +102,19 @@ typedef struct tq_ocl_ctx {
     size_t wg_coop;               /* split-k-coop work-group size */
     bool forced_variant;
     int coop_mode;                /* TQ_OCL_COOP_*: which attention kernel runs */
+    int mma_mode;                 /* TQ_OCL_MMA_*: split-k-mma where it can run, only, never */
+    size_t wg_mma;                /* its work-group: 128 (4 warps) with PTX, 32 emulated */
     uint32_t forced_splits;       /* option splits=<n>: fixed split count (tests, tuning) */
-    char attn_variant[64];        /* "split-k/wg128" */
+    char attn_variant[96];        /* "split-k/wg128" */
 } tq_ocl_ctx;
 
 /* Attention kernel choice: split-k-coop where the shape allows it (default), only
  * split-k-coop (forced: a shape it cannot run is an error), or only split-k. */
 enum { TQ_OCL_COOP_AUTO = 0, TQ_OCL_COOP_ONLY, TQ_OCL_COOP_OFF };
+/* split-k-mma (attention_mma.cl): by default only where it runs on matrix units (PTX
+ * build) and supports the shape; forced (an unsupported shape is an error, and on other
+ * devices the emulated build runs); or off. */
+enum { TQ_OCL_MMA_AUTO = 0, TQ_OCL_MMA_ONLY, TQ_OCL_MMA_OFF };
 
 typedef struct tq_ocl_buf {
     cl_mem mem;

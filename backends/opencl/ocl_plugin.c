@@ -96,8 +96,8 @@ static tq_status parse_options(const tq_host_api *host, const char *options, cha
             *splits = (uint32_t)n;
         } else {
             return host->status_new(TQ_CODE_INVALID_ARGUMENT,
-                                    "opencl: unknown option '%s' (known: variant=split-k/wg<N>, "
-                                    "splits=<n>)", tok);
+                                    "opencl: unknown option '%s' (known: variant=split-k/wg<N>"
+                                    "|split-k-coop/wg<N>|split-k-mma, splits=<n>)", tok);
         }
     }
     return NULL;

@@ -15,7 +15,7 @@
 const char *const tq_ocl_kernel_names[TQ_OCL_K_COUNT] = {
     "tq_quantize_plain", "tq_quantize_q", "tq_quantize_turbo", "tq_dequantize",
     "tq_dequantize_turbo_inverse", "tq_rotate", "tq_attention", "tq_attention_reduce",
-    "tq_attention_coop",
+    "tq_attention_coop", "tq_attention_mma",
 };
 
 /* Bumped when anything outside the hashed inputs changes what the binary must contain. */
@@ -35,7 +35,8 @@ static void build_options(const tq_ocl_device *dev, char *out, size_t cap)
      * TQ_OPENCL_BUILD_OPTIONS appends driver options for debugging (e.g. -cl-nv-verbose);
      * they are part of the cache key. */
     const char *extra = getenv("TQ_OPENCL_BUILD_OPTIONS");
-    snprintf(out, cap, "-cl-std=CL1.2 -DTQ_CL_QT=%d -DTQ_CL_QD=%d%s%s%s", TQ_OCL_QT, TQ_OCL_QD,
+    snprintf(out, cap, "-cl-std=CL1.2 -DTQ_CL_QT=%d -DTQ_CL_QD=%d -DTQ_CL_MMA_NV=%d%s%s%s",
+             TQ_OCL_QT, TQ_OCL_QD, dev->mma_nv ? 1 : 0,
              dev->correct_sqrt ? " -cl-fp32-correctly-rounded-divide-sqrt" : "",
              extra && extra[0] ? " " : "", extra && extra[0] ? extra : "");
 }
@@ -304,6 +305,30 @@ tq_status tq_ocl_ctx_create_kernels(tq_ocl_ctx *ctx, const char *forced_variant)
     ctx->wg_attn = choose_attn_wg(ctx, attn_limit);
     ctx->wg_coop = floor_pow2(coop_limit < 128 ? coop_limit : 128);
     ctx->coop_mode = ctx->wg_coop >= 16 ? TQ_OCL_COOP_AUTO : TQ_OCL_COOP_OFF;
+    /* split-k-mma: 4 warps with PTX, one emulated warp elsewhere */
+    size_t mma_limit = kernel_wg(ctx, TQ_OCL_K_ATTENTION_MMA);
+    const char *mma_form = ctx->dev->mma_nv ? "ptx" : "emu";
+    ctx->wg_mma = ctx->dev->mma_nv ? 128 : 32;
+    bool mma_fits = ctx->wg_mma <= mma_limit;
+    ctx->mma_mode = ctx->dev->mma_nv && mma_fits ? TQ_OCL_MMA_AUTO : TQ_OCL_MMA_OFF;
+    if (forced_variant && strncmp(forced_variant, "split-k-mma", 11) == 0) {
+        char want[48];
+        snprintf(want, sizeof want, "split-k-mma/wg%zu/%s", ctx->wg_mma, mma_form);
+        if (strcmp(forced_variant, "split-k-mma") != 0 && strcmp(forced_variant, want) != 0)
+            return ctx->host->status_new(
+                TQ_CODE_INVALID_ARGUMENT,
+                "opencl: unknown variant '%s'; on '%s' the matrix-unit kernel is '%s' (or "
+                "just 'split-k-mma')", forced_variant, ctx->dev->info.name, want);
+        if (!mma_fits)
+            return ctx->host->status_new(
+                TQ_CODE_UNSUPPORTED,
+                "opencl: variant '%s' needs work-groups of %zu items; the kernel on '%s' "
+                "allows %zu", want, ctx->wg_mma, ctx->dev->info.name, mma_limit);
+        ctx->mma_mode = TQ_OCL_MMA_ONLY;
+        ctx->forced_variant = true;
+        snprintf(ctx->attn_variant, sizeof ctx->attn_variant, "%s", want);
+        return NULL;
+    }
     if (forced_variant && forced_variant[0]) {
         unsigned long n = 0;
         char tail = 0;
@@ -315,9 +340,10 @@ tq_status tq_ocl_ctx_create_kernels(tq_ocl_ctx *ctx, const char *forced_variant)
             return ctx->host->status_new(
                 TQ_CODE_INVALID_ARGUMENT,
                 "opencl: unknown variant '%s'; variants are split-k/wg<N> (N a power of two "
-                "from %d to %zu) and split-k-coop/wg<N> (16 to %zu) on '%s' (default %s)",
-                forced_variant, TQ_OCL_QT * 2, attn_limit, coop_limit, ctx->dev->info.name,
-                ctx->dev->info.default_variant);
+                "from %d to %zu), split-k-coop/wg<N> (16 to %zu) and split-k-mma/wg%zu/%s on "
+                "'%s' (default %s)",
+                forced_variant, TQ_OCL_QT * 2, attn_limit, coop_limit, ctx->wg_mma, mma_form,
+                ctx->dev->info.name, ctx->dev->info.default_variant);
         if (n < lo || n > hi)
             return ctx->host->status_new(
                 TQ_CODE_UNSUPPORTED,
@@ -331,11 +357,15 @@ tq_status tq_ocl_ctx_create_kernels(tq_ocl_ctx *ctx, const char *forced_variant)
             ctx->wg_attn = n;
             ctx->coop_mode = TQ_OCL_COOP_OFF;
         }
+        ctx->mma_mode = TQ_OCL_MMA_OFF;
         ctx->forced_variant = true;
     }
+    char first[40] = "";
+    if (ctx->mma_mode == TQ_OCL_MMA_AUTO)
+        snprintf(first, sizeof first, "split-k-mma/wg%zu/%s, else ", ctx->wg_mma, mma_form);
     if (ctx->coop_mode == TQ_OCL_COOP_AUTO)
         snprintf(ctx->attn_variant, sizeof ctx->attn_variant,
-                 "split-k-coop/wg%zu, else split-k/wg%zu", ctx->wg_coop, ctx->wg_attn);
+                 "%ssplit-k-coop/wg%zu, else split-k/wg%zu", first, ctx->wg_coop, ctx->wg_attn);
     else if (ctx->coop_mode == TQ_OCL_COOP_ONLY)
         snprintf(ctx->attn_variant, sizeof ctx->attn_variant, "split-k-coop/wg%zu", ctx->wg_coop);
     else

@@ -28,6 +28,7 @@ typedef struct op_rec {
     uint64_t rows_bytes;
     attn_args a;              /* attention plan */
     bool coop;                /* split-k-coop kernel (else split-k) */
+    bool mma;                 /* split-k-mma kernel (before both) */
     uint64_t lred_floats, ls_floats;   /* split-k-coop local memory */
     uint32_t n_seq;
     uint64_t scratch_bytes;
@@ -142,6 +143,42 @@ static bool coop_fit(const tq_ocl_ctx *ctx, uint32_t dk, uint32_t dv, coop_shape
     return true;
 }
 
+/* Local memory of split-k-mma (attention_mma.cl): two pair tables of 64 entries per
+ * lane (and their one copy), the Q fragments of 32 lanes, the Q rows of the tile plus
+ * their factors, and the emulated warp's exchange area. */
+#define MMA_QM 8u
+#define MMA_LUT_BYTES ((2u * 64u * 32u + 2u * 64u + 8u * 4u * 32u) * 4u)
+#define MMA_LQ_BYTES ((MMA_QM * 128u + MMA_QM) * 4u)
+#define MMA_XS_BYTES (32u * 6u * 4u)
+/* Work-groups per compute unit of split-k-mma: one wave of long splits (166 registers:
+ * 3 work-groups of 128 fit an H100 SM). H100, turbo3 at ctx 131072, one sequence (8 kv
+ * heads), kernel + merge, by splits (work-groups per kv head): 25: 165 us, 33: 137,
+ * 49: 130, 66: 158, 128: 178. */
+#define MMA_WG_PER_CU 3u
+
+/* Whether split-k-mma can run this attention; why not otherwise. */
+static bool mma_fit(const tq_ocl_ctx *ctx, tq_type kt, tq_type vt, uint32_t d, char *why,
+                    size_t cap)
+{
+    if (kt != TQ_TYPE_TURBO3 || vt != TQ_TYPE_TURBO3) {
+        snprintf(why, cap, "it runs turbo3 K with turbo3 V only (this attention: %s K, %s V)",
+                 type_name(kt), type_name(vt));
+        return false;
+    }
+    if (d == 0 || d > 128) {
+        snprintf(why, cap, "it runs head sizes up to 128 (one turbo group), not %u", d);
+        return false;
+    }
+    uint64_t need = MMA_LUT_BYTES + MMA_LQ_BYTES + (ctx->dev->mma_nv ? 0 : MMA_XS_BYTES);
+    if (need > ctx->dev->local_mem) {
+        snprintf(why, cap, "it needs %llu bytes of local memory; '%s' has %llu",
+                 (unsigned long long)need, ctx->dev->info.name,
+                 (unsigned long long)ctx->dev->local_mem);
+        return false;
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ supports */
 
 static tq_status too_big(tq_ocl_ctx *ctx, const char *what, uint64_t v, uint64_t limit)
@@ -179,6 +216,15 @@ tq_status tq_ocl_supports(void *vctx, const tq_op *op)
             return too_big(ctx, "context", (uint64_t)op->k.ne[1], u32);
         uint32_t dk = is_turbo(op->k.type) ? pad128(d) : d;
         uint32_t dv = is_turbo(op->v.type) ? pad128(d) : d;
+        if (ctx->mma_mode != TQ_OCL_MMA_OFF) {
+            char why[200];
+            if (mma_fit(ctx, op->k.type, op->v.type, d, why, sizeof why))
+                return NULL;
+            if (ctx->mma_mode == TQ_OCL_MMA_ONLY)
+                return ctx->host->status_new(
+                    TQ_CODE_UNSUPPORTED, "opencl: variant %s cannot run attention with d=%u "
+                    "on '%s': %s", ctx->attn_variant, d, ctx->dev->info.name, why);
+        }
         if (ctx->coop_mode != TQ_OCL_COOP_OFF) {
             coop_shape cs;
             char why[200];
@@ -303,10 +349,28 @@ static tq_status plan_attention(tq_ocl_seq *seq, op_rec *r)
     const uint64_t cu = ctx->dev->compute_units ? ctx->dev->compute_units : 1;
     coop_shape cs;
     char why[200];
-    r->coop = ctx->coop_mode != TQ_OCL_COOP_OFF &&
+    r->mma = ctx->mma_mode != TQ_OCL_MMA_OFF &&
+             mma_fit(ctx, op->k.type, op->v.type, a->d, why, sizeof why);
+    r->coop = !r->mma && ctx->coop_mode != TQ_OCL_COOP_OFF &&
               coop_fit(ctx, a->dk, a->dv, &cs, why, sizeof why);
     uint64_t n_split, chunk;
-    if (r->coop) {
+    if (r->mma) {
+        /* split-k-mma: tiles of 8 query rows; each warp is a split of whole 32-key steps;
+         * work-groups of wg_mma / 32 consecutive splits, MMA_WG_PER_CU per compute unit */
+        const uint64_t nw = ctx->wg_mma / 32;
+        a->n_qtile = (a->group * a->n_q + MMA_QM - 1) / MMA_QM;
+        uint64_t base = (uint64_t)a->n_kv_head * a->n_qtile * r->n_seq;
+        uint64_t n_wg = ctx->forced_splits ? ctx->forced_splits
+                                           : (MMA_WG_PER_CU * cu + base - 1) / base;
+        if (n_wg < 1)
+            n_wg = 1;
+        chunk = (a->n_kv + n_wg * nw - 1) / (n_wg * nw);
+        chunk = (chunk + 31) / 32 * 32;
+        if (chunk < 32)
+            chunk = 32;
+        n_split = (a->n_kv + chunk - 1) / chunk;
+        n_split = (n_split + nw - 1) / nw * nw;
+    } else if (r->coop) {
         /* split-k-coop: tiles of 4 queries; splits of whole scoring rounds, at most
          * chunk_max positions (the split's scores live in local memory). */
         a->n_qtile = (a->group * a->n_q + TQ_OCL_QD - 1) / TQ_OCL_QD;
@@ -337,7 +401,8 @@ static tq_status plan_attention(tq_ocl_seq *seq, op_rec *r)
             n_split = 1;
         chunk = (tiles + n_split - 1) / n_split * wg;
     }
-    n_split = (a->n_kv + chunk - 1) / chunk;
+    if (!r->mma)
+        n_split = (a->n_kv + chunk - 1) / chunk;
     if (n_split < 1)
         n_split = 1;
     a->chunk = (cl_uint)chunk;
@@ -364,7 +429,10 @@ static tq_status plan_attention(tq_ocl_seq *seq, op_rec *r)
         seq->scratch_bytes = r->scratch_bytes;
         ctx->host->mem_add(ctx->acct, TQ_MEM_SCRATCH, (int64_t)r->scratch_bytes);
     }
-    if (r->coop)
+    if (r->mma)
+        snprintf(r->timing.variant, sizeof r->timing.variant, "split-k-mma/wg%zu/%s",
+                 ctx->wg_mma, ctx->dev->mma_nv ? "ptx" : "emu");
+    else if (r->coop)
         snprintf(r->timing.variant, sizeof r->timing.variant, "split-k-coop/wg%zu/t%u/lmem",
                  ctx->wg_coop, a->team);
     else
@@ -583,9 +651,10 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
     cl_int err;
     /* Both attention kernels take the same buffers and geometry; they differ in their
      * work-group size and in the local-memory arrays they need. */
-    size_t wg = r->coop ? ctx->wg_coop : ctx->wg_attn;
-    argset as = { ctx, ctx->kernels[r->coop ? TQ_OCL_K_ATTENTION_COOP : TQ_OCL_K_ATTENTION], 0,
-                  CL_SUCCESS };
+    size_t wg = r->mma ? ctx->wg_mma : r->coop ? ctx->wg_coop : ctx->wg_attn;
+    int kernel = r->mma ? TQ_OCL_K_ATTENTION_MMA
+                 : r->coop ? TQ_OCL_K_ATTENTION_COOP : TQ_OCL_K_ATTENTION;
+    argset as = { ctx, ctx->kernels[kernel], 0, CL_SUCCESS };
     ARG(&as, q);
     ARG(&as, q_off);
     ARG(&as, k);
@@ -594,7 +663,12 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
     ARG(&as, v_off);
     ARG(&as, seq->scratch);
     ARG(&as, *a);
-    if (r->coop) {
+    if (r->mma) {
+        ARG_LOCAL(&as, MMA_LUT_BYTES);
+        ARG_LOCAL(&as, MMA_LQ_BYTES);
+        if (!ctx->dev->mma_nv)
+            ARG_LOCAL(&as, MMA_XS_BYTES);
+    } else if (r->coop) {
         ARG_LOCAL(&as, r->lred_floats * sizeof(cl_float));
         ARG_LOCAL(&as, r->ls_floats * sizeof(cl_float));
     } else {
@@ -603,7 +677,8 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
         ARG_LOCAL(&as, attn_lo_floats(a->dv, wg) * sizeof(cl_float));
         ARG_LOCAL(&as, 3 * TQ_OCL_QT * sizeof(cl_float));
     }
-    size_t global[3] = { a->n_split * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
+    size_t n_wg = r->mma ? a->n_split / (ctx->wg_mma / 32) : a->n_split;
+    size_t global[3] = { n_wg * wg, (size_t)a->n_kv_head * a->n_qtile, r->n_seq };
     size_t local[3] = { wg, 1, 1 };
     err = launch(ctx, &as, 3, global, local, &r->ev_first);
     if (err != CL_SUCCESS)

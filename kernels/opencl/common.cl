@@ -9,7 +9,9 @@
  *  - Block data is read with uchar/ushort loads only: a turbo3 row is 50 bytes, so blocks
  *    are just 2-byte aligned and a wider pointer cast would be undefined.
  *  - No sub-group operations: packing and reductions go through local memory so results
- *    do not depend on the device's sub-group width.
+ *    do not depend on the device's sub-group width. The one exception is
+ *    attention_mma.cl's PTX build, which only NVIDIA devices of compute capability >= 8.0
+ *    get (32-lane warps by definition); its emulated build keeps this rule.
  *  - FP_CONTRACT is off so quantize matches the scalar reference operation for operation;
  *    attention asks for fused multiply-add explicitly with fma()/mad() where it wants it.
  */

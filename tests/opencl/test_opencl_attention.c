@@ -2,8 +2,9 @@
  * test_opencl_attention.c: attention on the OpenCL device against tq_ref_attention (double
  * precision) over the SAME quantized cache: NMSE <= 1e-6 and no NaN/Inf, for every K/V
  * type pair, GQA 1/4/8, d 64/128/256, decode with 1..8 query tokens, causal prefill,
- * softcap, two sequences, and the split-context path; decode scratch sized from the
- * dispatch, not from the context the cache was reserved for.
+ * softcap, two sequences, and the split-context path; the matrix-unit kernel
+ * (split-k-mma); decode scratch sized from the dispatch, not from the context the cache
+ * was reserved for.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -313,6 +314,74 @@ static void test_coop_shape_limits(void **state)
     hx_reopen_context(&H, NULL);
 }
 
+/* split-k-mma (matrix units: PTX mma.sync on NVIDIA, its emulation elsewhere) asked for
+ * by name: decode with GQA 4 and 8 (8 query rows, the whole A tile), several tokens,
+ * causal prefill, head size 64 (padded), softcap, two sequences, many and few splits, and
+ * the sharp softmax whose logit error must not grow with the logit (Q and the centroids
+ * each go in as two fp16 parts). A pair it does not run is an error naming why. */
+static void test_mma_kernel(void **state)
+{
+    (void)state;
+    const char *opts[] = { "variant=split-k-mma", "variant=split-k-mma,splits=3" };
+    for (size_t o = 0; o < sizeof opts / sizeof opts[0]; o++) {
+        hx_reopen_context(&H, opts[o]);
+        shape s = decode_shape(TQ_TYPE_TURBO3, TQ_TYPE_TURBO3);
+        s.n_ctx = 120;
+        s.n_kv = 101;
+        tq_plugin_timing tm;
+        assert_true(run_attention(&s, &tm) <= 1e-6);
+        assert_true(strncmp(tm.variant, "split-k-mma/wg", 14) == 0);
+        s.n_head = 16;              /* GQA 8 */
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+        s.n_head = 8;
+        s.n_q = 3;
+        s.n_seq = 2;
+        s.softcap = 1.5f;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+        s.softcap = 0.0f;
+        s.n_seq = 1;
+        s.d = 64;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+        s.d = 128;
+        s.causal = true;
+        s.n_q = 20;
+        s.q_pos0 = 81;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+    }
+    hx_reopen_context(&H, "variant=split-k-mma");
+    shape s = decode_shape(TQ_TYPE_TURBO3, TQ_TYPE_TURBO3);
+    s.scale = 1.0f;
+    s.n_ctx = 600;
+    s.n_kv = 600;
+    assert_true(run_attention(&s, NULL) <= 1e-6);
+
+    tq_op op;
+    memset(&op, 0, sizeof op);
+    hx_tensor tq_, tk, tv, to;
+    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, 128, 8, 1, 1);
+    hx_tensor_new(&H, &tk, TQ_TYPE_Q8_0, 128, 16, 2, 1);
+    hx_tensor_new(&H, &tv, TQ_TYPE_TURBO3, 128, 16, 2, 1);
+    hx_tensor_new(&H, &to, TQ_TYPE_F32, 128, 8, 1, 1);
+    op.struct_size = sizeof op;
+    op.kind = TQ_OP_ATTENTION;
+    op.q = tq_.ref;
+    op.k = tk.ref;
+    op.v = tv.ref;
+    op.out = to.ref;
+    op.n_kv = 16;
+    op.scale = 0.1f;
+    tq_status st = H.ops->supports(H.ctx, &op);
+    assert_non_null(st);
+    assert_int_equal(tq_status_code(st), TQ_CODE_UNSUPPORTED);
+    assert_non_null(strstr(tq_status_message(st), "turbo3 K with turbo3 V only"));
+    tq_status_free(st);
+    hx_tensor_free(&H, &tq_);
+    hx_tensor_free(&H, &tk);
+    hx_tensor_free(&H, &tv);
+    hx_tensor_free(&H, &to);
+    hx_reopen_context(&H, NULL);
+}
+
 /* Scratch after recording a decode attention, for a cache reserved with n_ctx positions. */
 static int64_t decode_scratch(int64_t n_ctx)
 {
@@ -366,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_split_context_paths),
         cmocka_unit_test(test_split_k_every_kv_type_pair),
         cmocka_unit_test(test_coop_shape_limits),
+        cmocka_unit_test(test_mma_kernel),
         cmocka_unit_test(test_decode_scratch_does_not_grow_with_context),
     };
     return cmocka_run_group_tests_name("opencl_attention", tests, setup, teardown);
