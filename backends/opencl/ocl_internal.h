@@ -54,8 +54,9 @@ typedef struct tq_ocl_device {
     bool usable;                  /* passed the capability checks */
     char why_not[200];            /* first failed capability, when !usable */
     bool correct_sqrt;            /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT */
-    bool mma_nv;                  /* NVIDIA compute capability >= 8.0 (cl_nv_device_attribute_query):
-                                     attention_mma.cl is built with PTX mma.sync */
+    bool mma_nv;                  /* NVIDIA compute capability >= 8.0, from
+                                     cl_nv_device_attribute_query: attention_mma.cl is
+                                     built with PTX mma.sync */
     uint32_t nv_cc;               /* that compute capability as 10 * major + minor, or 0 */
     uint64_t local_mem;
     uint64_t max_alloc;

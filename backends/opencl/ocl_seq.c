@@ -150,10 +150,11 @@ static bool coop_fit(const tq_ocl_ctx *ctx, uint32_t dk, uint32_t dv, coop_shape
 #define MMA_LUT_BYTES ((2u * 64u * 32u + 2u * 64u + 8u * 4u * 32u) * 4u)
 #define MMA_LQ_BYTES ((MMA_QM * 128u + MMA_QM) * 4u)
 #define MMA_XS_BYTES (32u * 6u * 4u)
-/* Work-groups per compute unit of split-k-mma: one wave of long splits (166 registers:
- * 3 work-groups of 128 fit an H100 SM). H100, turbo3 at ctx 131072, one sequence (8 kv
- * heads), kernel + merge, by splits (work-groups per kv head): 25: 165 us, 33: 137,
- * 49: 130, 66: 158, 128: 178. */
+/* Work-groups per compute unit of split-k-mma, rounded down: one wave of long splits
+ * (166 registers: 3 work-groups of 128 fit an H100 SM; a second, partial wave costs
+ * more than the longer splits). H100, turbo3 at ctx 131072, kernel + merge, by splits
+ * (work-groups per kv head and row tile): one sequence (8 kv heads) 25: 165 us, 33: 137,
+ * 49: 130, 66: 158, 128: 178; 8 sequences 4: 861 us, 6: 761, 7: 973, 12: 789. */
 #define MMA_WG_PER_CU 3u
 
 /* Whether split-k-mma can run this attention; why not otherwise. */
@@ -360,8 +361,7 @@ static tq_status plan_attention(tq_ocl_seq *seq, op_rec *r)
         const uint64_t nw = ctx->wg_mma / 32;
         a->n_qtile = (a->group * a->n_q + MMA_QM - 1) / MMA_QM;
         uint64_t base = (uint64_t)a->n_kv_head * a->n_qtile * r->n_seq;
-        uint64_t n_wg = ctx->forced_splits ? ctx->forced_splits
-                                           : (MMA_WG_PER_CU * cu + base - 1) / base;
+        uint64_t n_wg = ctx->forced_splits ? ctx->forced_splits : MMA_WG_PER_CU * cu / base;
         if (n_wg < 1)
             n_wg = 1;
         chunk = (a->n_kv + n_wg * nw - 1) / (n_wg * nw);

@@ -13,7 +13,8 @@
  *
  * Layout (m16n8k16: A 16x16 row-major, B 16x8 column-major, C 16x8; lane = 4 g + t):
  *   a0 = A[g][2t, 2t+1], a1 = A[g+8][2t, 2t+1], a2 = A[g][2t+8, 2t+9], a3 = A[g+8][2t+8, 2t+9]
- *   b0 = B[2t, 2t+1][g], b1 = B[2t+8, 2t+9][g];   c = C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1]
+ *   b0 = B[2t, 2t+1][g], b1 = B[2t+8, 2t+9][g]
+ *   c = C[g][2t], C[g][2t+1], C[g+8][2t], C[g+8][2t+1]
  *
  * Scores S = Q K^T, one m16n8k16 per 16 dimensions and 8 keys: A rows 0-7 are the tile's
  * 8 query rows in fp16 (hi), rows 8-15 what fp16 missed of them (lo), so c0 + c2 is the
@@ -61,7 +62,8 @@
 inline uint tq_mma_shfl(uint v, uint src)
 {
     uint r;
-    __asm__ volatile("shfl.sync.idx.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(src));
+    __asm__ volatile("shfl.sync.idx.b32 %0, %1, %2, 0x1f, 0xffffffff;"
+                     : "=r"(r) : "r"(v), "r"(src));
     return r;
 }
 inline uint tq_mma_xor(uint v, uint m)
@@ -154,7 +156,8 @@ inline void tq_mma_emu(float *c, uint a0, uint a1, uint a2, uint a3, uint b0, ui
         c[o] += sum;
     }
 }
-#define TQ_MMA(c, a0, a1, a2, a3, b0, b1) tq_mma_emu((c), (a0), (a1), (a2), (a3), (b0), (b1), lane, xs)
+#define TQ_MMA(c, a0, a1, a2, a3, b0, b1)                                                     \
+    tq_mma_emu((c), (a0), (a1), (a2), (a3), (b0), (b1), lane, xs)
 #endif
 
 #define TQ_SHFLF(v, src) as_float(TQ_SHFL(as_uint(v), (src)))
