@@ -272,6 +272,36 @@ static void test_split_k_every_kv_type_pair(void **state)
     hx_reopen_context(&H, NULL);
 }
 
+/* supports() on an attention of d, tk K and tv V (8 heads over 2 kv heads, 16 keys)
+ * under the current context's options: UNSUPPORTED, its message containing `why`. */
+static void assert_attention_unsupported(tq_type tk, tq_type tv, int64_t d, const char *why)
+{
+    tq_op op;
+    memset(&op, 0, sizeof op);
+    hx_tensor tq_, tkt, tvt, to;
+    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, d, 8, 1, 1);
+    hx_tensor_new(&H, &tkt, tk, d, 16, 2, 1);
+    hx_tensor_new(&H, &tvt, tv, d, 16, 2, 1);
+    hx_tensor_new(&H, &to, TQ_TYPE_F32, d, 8, 1, 1);
+    op.struct_size = sizeof op;
+    op.kind = TQ_OP_ATTENTION;
+    op.q = tq_.ref;
+    op.k = tkt.ref;
+    op.v = tvt.ref;
+    op.out = to.ref;
+    op.n_kv = 16;
+    op.scale = 0.1f;
+    tq_status st = H.ops->supports(H.ctx, &op);
+    assert_non_null(st);
+    assert_int_equal(tq_status_code(st), TQ_CODE_UNSUPPORTED);
+    assert_non_null(strstr(tq_status_message(st), why));
+    tq_status_free(st);
+    hx_tensor_free(&H, &tq_);
+    hx_tensor_free(&H, &tkt);
+    hx_tensor_free(&H, &tvt);
+    hx_tensor_free(&H, &to);
+}
+
 /* A head size split-k-coop cannot run (not a multiple of 8) runs on split-k by default,
  * and is an error when split-k-coop is asked for by name. */
 static void test_coop_shape_limits(void **state)
@@ -288,29 +318,7 @@ static void test_coop_shape_limits(void **state)
     assert_true(strncmp(tm.variant, "split-k-coop/wg", 15) == 0);
 
     hx_reopen_context(&H, "variant=split-k-coop/wg64");
-    tq_op op;
-    memset(&op, 0, sizeof op);
-    hx_tensor tq_, tk, tv, to;
-    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, 36, 8, 1, 1);
-    hx_tensor_new(&H, &tk, TQ_TYPE_F16, 36, 16, 2, 1);
-    hx_tensor_new(&H, &tv, TQ_TYPE_F16, 36, 16, 2, 1);
-    hx_tensor_new(&H, &to, TQ_TYPE_F32, 36, 8, 1, 1);
-    op.struct_size = sizeof op;
-    op.kind = TQ_OP_ATTENTION;
-    op.q = tq_.ref;
-    op.k = tk.ref;
-    op.v = tv.ref;
-    op.out = to.ref;
-    op.n_kv = 16;
-    op.scale = 0.1f;
-    tq_status st = H.ops->supports(H.ctx, &op);
-    assert_non_null(st);
-    assert_non_null(strstr(tq_status_message(st), "split-k-coop"));
-    tq_status_free(st);
-    hx_tensor_free(&H, &tq_);
-    hx_tensor_free(&H, &tk);
-    hx_tensor_free(&H, &tv);
-    hx_tensor_free(&H, &to);
+    assert_attention_unsupported(TQ_TYPE_F16, TQ_TYPE_F16, 36, "split-k-coop");
     hx_reopen_context(&H, NULL);
 }
 
@@ -355,30 +363,8 @@ static void test_mma_kernel(void **state)
     s.n_kv = 600;
     assert_true(run_attention(&s, NULL) <= 1e-6);
 
-    tq_op op;
-    memset(&op, 0, sizeof op);
-    hx_tensor tq_, tk, tv, to;
-    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, 128, 8, 1, 1);
-    hx_tensor_new(&H, &tk, TQ_TYPE_Q8_0, 128, 16, 2, 1);
-    hx_tensor_new(&H, &tv, TQ_TYPE_TURBO3, 128, 16, 2, 1);
-    hx_tensor_new(&H, &to, TQ_TYPE_F32, 128, 8, 1, 1);
-    op.struct_size = sizeof op;
-    op.kind = TQ_OP_ATTENTION;
-    op.q = tq_.ref;
-    op.k = tk.ref;
-    op.v = tv.ref;
-    op.out = to.ref;
-    op.n_kv = 16;
-    op.scale = 0.1f;
-    tq_status st = H.ops->supports(H.ctx, &op);
-    assert_non_null(st);
-    assert_int_equal(tq_status_code(st), TQ_CODE_UNSUPPORTED);
-    assert_non_null(strstr(tq_status_message(st), "turbo3 K with turbo3 V only"));
-    tq_status_free(st);
-    hx_tensor_free(&H, &tq_);
-    hx_tensor_free(&H, &tk);
-    hx_tensor_free(&H, &tv);
-    hx_tensor_free(&H, &to);
+    assert_attention_unsupported(TQ_TYPE_Q8_0, TQ_TYPE_TURBO3, 128,
+                                 "turbo3 K with turbo3 V only");
     hx_reopen_context(&H, NULL);
 }
 
