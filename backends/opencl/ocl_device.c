@@ -230,7 +230,7 @@ static void describe(tq_ocl_state *st, tq_ocl_device *dev)
     add_feature(info->features, sizeof info->features, buf);
 
     size_t wg = floor_pow2(dev->max_wg < 128 ? (dev->max_wg ? dev->max_wg : 1) : 128);
-    if (dev->mma_nv)   /* turbo3 K and V on matrix units, the rest on split-k-coop */
+    if (dev->mma_nv)   /* turbo3 / q8_0 pairs on matrix units, the rest on split-k-coop */
         snprintf(info->default_variant, sizeof info->default_variant,
                  "split-k-mma/wg128/ptx+split-k-coop/wg%zu", wg);
     else

@@ -35,7 +35,10 @@ enum tq_ocl_kernel {
     TQ_OCL_K_ATTENTION,
     TQ_OCL_K_ATTENTION_REDUCE,
     TQ_OCL_K_ATTENTION_COOP,
-    TQ_OCL_K_ATTENTION_MMA,
+    TQ_OCL_K_ATTENTION_MMA,          /* split-k-mma, turbo3 K and V */
+    TQ_OCL_K_ATTENTION_MMA_Q8Q8,     /* ... q8_0 K and V */
+    TQ_OCL_K_ATTENTION_MMA_Q8T3,     /* ... q8_0 K, turbo3 V */
+    TQ_OCL_K_ATTENTION_MMA_T3Q8,     /* ... turbo3 K, q8_0 V */
     TQ_OCL_K_COUNT
 };
 extern const char *const tq_ocl_kernel_names[TQ_OCL_K_COUNT];

@@ -15,7 +15,8 @@
 const char *const tq_ocl_kernel_names[TQ_OCL_K_COUNT] = {
     "tq_quantize_plain", "tq_quantize_q", "tq_quantize_turbo", "tq_dequantize",
     "tq_dequantize_turbo_inverse", "tq_rotate", "tq_attention", "tq_attention_reduce",
-    "tq_attention_coop", "tq_attention_mma",
+    "tq_attention_coop", "tq_attention_mma", "tq_attention_mma_q8q8", "tq_attention_mma_q8t3",
+    "tq_attention_mma_t3q8",
 };
 
 /* Bumped when anything outside the hashed inputs changes what the binary must contain. */
@@ -307,6 +308,10 @@ tq_status tq_ocl_ctx_create_kernels(tq_ocl_ctx *ctx, const char *forced_variant)
     ctx->coop_mode = ctx->wg_coop >= 16 ? TQ_OCL_COOP_AUTO : TQ_OCL_COOP_OFF;
     /* split-k-mma: 4 warps with PTX, one emulated warp elsewhere */
     size_t mma_limit = kernel_wg(ctx, TQ_OCL_K_ATTENTION_MMA);
+    for (int k = TQ_OCL_K_ATTENTION_MMA_Q8Q8; k <= TQ_OCL_K_ATTENTION_MMA_T3Q8; k++) {
+        size_t l = kernel_wg(ctx, k);
+        mma_limit = l < mma_limit ? l : mma_limit;
+    }
     const char *mma_form = ctx->dev->mma_nv ? "ptx" : "emu";
     ctx->wg_mma = ctx->dev->mma_nv ? 128 : 32;
     bool mma_fits = ctx->wg_mma <= mma_limit;

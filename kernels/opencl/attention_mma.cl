@@ -1,5 +1,6 @@
 /*
- * attention_mma.cl: decode attention on matrix units ("split-k-mma"), turbo3 K and V.
+ * attention_mma.cl: decode attention on matrix units ("split-k-mma"), for K and V each
+ * turbo3 or q8_0 (one kernel per pair).
  *
  * Built in one of two forms, chosen by the host's -DTQ_CL_MMA_NV:
  *  1: NVIDIA devices of compute capability 8.0 or later (reported through
@@ -37,6 +38,12 @@
  * Centroid pairs come from tables in local memory indexed by 6 bits (two 2-bit qs fields,
  * two sign bits), replicated once per lane (entry e of lane l at e * 32 + l) so a warp's
  * 32 lookups never share a bank.
+ *
+ * q8_0 K: the int8 values are exact in fp16 (no lo part); k-step s = 2b + h covers
+ * dimensions 32b + 16h + 4t + {0..3}, inside block b, and each block's partial score is
+ * multiplied by that block's scale in fp32. q8_0 V: a lane's 16 dimensions lie in one
+ * block, but an A tile spans four, so the scale goes into each V value (fp16-rounded,
+ * an error that softmax does not amplify) and P' carries no norm.
  *
  * Each warp runs its own online softmax over its own range of keys (a.chunk keys) and
  * writes its own partial (o[dv], m, l) for tq_attention_reduce (attention.cl): partial
@@ -173,6 +180,12 @@ inline uint tq_mma_ld32(__global const uchar *p)   /* 2-byte aligned */
     return tq_mma_ld16(p) | (tq_mma_ld16(p + 2) << 16);
 }
 
+/* bytes 0 and 1 of x, signed 8-bit integers, as two fp16 values (exact) */
+inline uint tq_mma_i8x2(uint x)
+{
+    return tq_mma_h2((float)(char)(x & 0xffu), (float)(char)((x >> 8) & 0xffu));
+}
+
 inline float tq_mma_f16(uint bits)
 {
     ushort h = (ushort)bits;
@@ -192,14 +205,16 @@ inline uint tq_mma_lut3(uint e, int lo)
     return tq_mma_h2(c0 - tq_mma_f16(h & 0xffffu), c1 - tq_mma_f16(h >> 16));
 }
 
-/* global = (n_split / warps * lsz, n_kv_head * n_qtile, n_seq), local = (lsz, 1, 1) with
- * lsz = 32 * warps (emulation: 32). n_qtile counts tiles of 8 query rows; a.chunk keys
- * per warp (a multiple of 32); a.n_split = partials = work-groups * warps. */
-__kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
-                               __global const uchar *kbuf, ulong k_off,
-                               __global const uchar *vbuf, ulong v_off,
-                               __global float *part, const tq_attn_args a,
-                               __local uint *lut, __local float *lq TQ_MMA_XS_ARG)
+/* The kernel body for K type kq8 ? q8_0 : turbo3 and V likewise; each K/V pair has its
+ * own kernel below with constant arguments, so the compiler keeps only that pair's code
+ * and registers (one kernel branching on the types at run time took 210 registers and
+ * ran turbo3 at 232 us instead of 130 on an H100). */
+inline void tq_attention_mma_body(__global const uchar *qbuf, ulong q_off,
+                                  __global const uchar *kbuf, ulong k_off,
+                                  __global const uchar *vbuf, ulong v_off,
+                                  __global float *part, const tq_attn_args a,
+                                  __local uint *lut, __local float *lq TQ_MMA_XS_ARG,
+                                  const bool kq8, const bool vq8)
 {
     const uint lid = get_local_id(0), lsz = get_local_size(0);
     const uint lane = lid & 31u, warp = lid >> 5, nw = lsz >> 5;
@@ -223,8 +238,10 @@ __kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
     }
     tq_load_q_tile(lq, TQ_MMA_QM, 128u, nqt, q_first, kvh, s, qbuf, q_off, a, lid, lsz);
     barrier(CLK_LOCAL_MEM_FENCE);
-    tq_rotate_local(lq, TQ_MMA_QM, 0, lid, lsz);
-    barrier(CLK_LOCAL_MEM_FENCE);
+    if (!kq8) {
+        tq_rotate_local(lq, TQ_MMA_QM, 0, lid, lsz);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
     if (lid < TQ_MMA_QM) {
         float mx = 0.0f;
         for (uint e = 0; e < 128u; e++)
@@ -233,7 +250,9 @@ __kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    /* this lane's A fragments of Q: k-step ks covers dimensions 32t + 4ks + {0..3} */
+    /* this lane's A fragments of Q: k-step ks covers dimensions 32t + 4ks + {0..3} (turbo3
+     * K), or 32b + 16h + 4t + {0..3} with ks = 2b + h (q8_0 K: a k-step stays inside one
+     * 32-element block, whose scale then multiplies its partial score) */
     /* Q fragments in local memory, read at each use (189 registers instead of 201 kept
      * them all in registers; H100, 1 sequence at 131072: 126 vs 137 us): every warp
      * writes the same values, lane-major so a warp's reads never share a bank */
@@ -245,7 +264,8 @@ __kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
         uint hi2[2], lo2[2];
         TQ_MMA_UNROLL
         for (uint h = 0; h < 2u; h++) {
-            uint d = 32u * t + 4u * ks + 2u * h;
+            uint d = kq8 ? 32u * (ks >> 1) + 16u * (ks & 1u) + 4u * t + 2u * h
+                         : 32u * t + 4u * ks + 2u * h;
             float x0 = lq[g * 128u + d] * qinv, x1 = lq[g * 128u + d + 1u] * qinv;
             uint hb = tq_mma_h2(x0, x1);
             hi2[h] = hb;
@@ -284,65 +304,139 @@ __kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
     /* The step's K and V words, loaded before any of them is used: tile j's key
      * p0 + 8j + g (norm, this lane's 8 bytes of qs and 4 of signs) and value k-step u's
      * keys p0 + 16u + {2t, 2t+1, 2t+8, 2t+9} (norm, 4 bytes of qs and 2 of signs). */
-#define TQ_MMA_LOAD(P0, KN, KQ0, KQ1, KSG, VN, VQ, VS)                                         \
-    TQ_MMA_UNROLL for (uint j = 0; j < TQ_MMA_NT; j++) {                                         \
+#define TQ_MMA_LOAD_K(P0, KN, KQ0, KQ1, KSG)                                                   \
+    TQ_MMA_UNROLL for (uint j = 0; j < TQ_MMA_NT; j++) {                                      \
         uint key = min((P0) + 8u * j + g, c1 - 1u);                                           \
         __global const uchar *kr = kbase + (ulong)key * a.k_row_bytes;                        \
         KN[j] = tq_mma_ld16(kr);                                                              \
         KQ0[j] = tq_mma_ld32(kr + TQ_TURBO_QS_OFFSET + 8u * t);                               \
         KQ1[j] = tq_mma_ld32(kr + TQ_TURBO_QS_OFFSET + 8u * t + 4u);                          \
         KSG[j] = tq_mma_ld32(kr + TQ_TURBO3_SIGNS_OFFSET + 4u * t);                           \
-    }                                                                                         \
-    TQ_MMA_UNROLL for (uint u = 0; u < TQ_MMA_NU; u++)                                           \
-        TQ_MMA_UNROLL for (uint k = 0; k < 4u; k++) {                                     \
+    }
+#define TQ_MMA_LOAD_V(P0, VN, VQ, VS)                                                         \
+    TQ_MMA_UNROLL for (uint u = 0; u < TQ_MMA_NU; u++)                                        \
+        TQ_MMA_UNROLL for (uint k = 0; k < 4u; k++) {                                         \
             uint key = min((P0) + 16u * u + 2u * t + (k & 1u) + (k >> 1) * 8u, c1 - 1u);      \
             __global const uchar *vr = vbase + (ulong)key * a.v_row_bytes;                    \
             VN[u][k] = tq_mma_ld16(vr);                                                       \
             VQ[u][k] = tq_mma_ld32(vr + TQ_TURBO_QS_OFFSET + 4u * g);                         \
             VS[u][k] = tq_mma_ld16(vr + TQ_TURBO3_SIGNS_OFFSET + 2u * g);                     \
         }
-    uint kn_[TQ_MMA_NT], kq0[TQ_MMA_NT], kq1[TQ_MMA_NT], ksg[TQ_MMA_NT];
-    uint vn_[TQ_MMA_NU][4], vq[TQ_MMA_NU][4], vs[TQ_MMA_NU][4];
 
     /* (Loading the next step's words during this one, a software pipeline, measured
      * 2-5% slower on an H100: registers grew, latency was not what limited.) */
     for (uint p0 = c0; p0 < c1; p0 += TQ_MMA_KS) {
-        TQ_MMA_LOAD(p0, kn_, kq0, kq1, ksg, vn_, vq, vs)
-        /* ---- scores: tile j holds keys p0 + 8j .. p0 + 8j + 7; this lane decoded key 8j + g.
-         * Four independent mma chains (one per tile), hi and lo products in the same one. */
-        float ch[TQ_MMA_NT][4];
-        TQ_MMA_UNROLL
-        for (uint j = 0; j < TQ_MMA_NT; j++)
+        /* ---- the step's V words first, so their loads overlap the scores: value k-step u
+         * covers keys p0 + 16u + {2t, 2t+1, 2t+8, 2t+9} for this lane.
+         * turbo3 V: the norm goes into P'; q8_0 V: the block scale into the V values
+         * (its block changes with the dimension, P' is shared by all dimensions) */
+        uint vn_[TQ_MMA_NU][4], vq[TQ_MMA_NU][4], vs[TQ_MMA_NU][4];
+        uint vw[TQ_MMA_NU][4][4];
+        float vn[TQ_MMA_NU][4];
+        float vmax = 0.0f;
+        if (vq8) {
             TQ_MMA_UNROLL
-            for (uint i = 0; i < 4u; i++)
-                ch[j][i] = 0.0f;
-        TQ_MMA_UNROLL
-        for (uint ks = 0; ks < 8u; ks++)
+            for (uint u = 0; u < TQ_MMA_NU; u++)
+                TQ_MMA_UNROLL
+                for (uint k = 0; k < 4u; k++) {
+                    uint key = min(p0 + 16u * u + 2u * t + (k & 1u) + (k >> 1) * 8u, c1 - 1u);
+                    __global const uchar *blk = vbase + (ulong)key * a.v_row_bytes +
+                                                (g >> 1) * TQ_Q8_0_BLOCK_BYTES;
+                    vs[u][k] = tq_mma_ld16(blk);
+                    TQ_MMA_UNROLL
+                    for (uint i = 0; i < 4u; i++)
+                        vw[u][k][i] = tq_mma_ld32(blk + 2u + 16u * (g & 1u) + 4u * i);
+                    vn[u][k] = 1.0f;
+                }
+            vmax = 1.0f;
+        } else {
+            TQ_MMA_LOAD_V(p0, vn_, vq, vs)
+            TQ_MMA_UNROLL
+            for (uint u = 0; u < TQ_MMA_NU; u++)
+                TQ_MMA_UNROLL
+                for (uint k = 0; k < 4u; k++) {
+                    vn[u][k] = tq_mma_f16(vn_[u][k]);
+                    vmax = fmax(vmax, fabs(vn[u][k]));
+                }
+        }
+        /* ---- scores: tile j holds keys p0 + 8j .. p0 + 8j + 7; this lane decoded key 8j + g */
+        float sc[TQ_MMA_NT][2];
+        if (kq8) {
+            /* q8_0 K: the int8 values are exact in fp16 (no lo part); one partial score
+             * per 32-element block, times that block's scale of each key */
             TQ_MMA_UNROLL
             for (uint j = 0; j < TQ_MMA_NT; j++) {
-                uint qb = ((ks < 4u ? kq0[j] : kq1[j]) >> (8u * (ks & 3u))) & 0xffu;
-                uint sb = (ksg[j] >> (4u * ks)) & 15u;
-                uint i0 = (((qb & 15u) | ((sb & 3u) << 4)) << 5) | lane;
-                uint i1 = (((qb >> 4) | ((sb & 12u) << 2)) << 5) | lane;
-                uint q0 = QA(ks, 0), q1 = QA(ks, 1), q2 = QA(ks, 2), q3 = QA(ks, 3);
-                TQ_MMA(ch[j], q0, q1, q2, q3, lut_hi[i0], lut_hi[i1]);
-                TQ_MMA(ch[j], q0, q1, q2, q3, lut_lo[i0], lut_lo[i1]);
+                uint key = min(p0 + 8u * j + g, c1 - 1u);
+                __global const uchar *kr = kbase + (ulong)key * a.k_row_bytes;
+                uint w[8];
+                float ksc[4];
+                TQ_MMA_UNROLL
+                for (uint b = 0; b < 4u; b++) {
+                    __global const uchar *blk = kr + b * TQ_Q8_0_BLOCK_BYTES;
+                    ksc[b] = tq_mma_f16(tq_mma_ld16(blk));
+                    w[2u * b] = tq_mma_ld32(blk + 2u + 4u * t);
+                    w[2u * b + 1u] = tq_mma_ld32(blk + 18u + 4u * t);
+                }
+                float s0 = 0.0f, s1 = 0.0f;
+                TQ_MMA_UNROLL
+                for (uint b = 0; b < 4u; b++) {
+                    float c[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+                    TQ_MMA_UNROLL
+                    for (uint h = 0; h < 2u; h++) {
+                        uint ks = 2u * b + h, x = w[ks];
+                        TQ_MMA(c, QA(ks, 0), QA(ks, 1), QA(ks, 2), QA(ks, 3), tq_mma_i8x2(x),
+                               tq_mma_i8x2(x >> 16));
+                    }
+                    s0 = fma(c[0] + c[2], TQ_SHFLF(ksc[b], 8u * t), s0);
+                    s1 = fma(c[1] + c[3], TQ_SHFLF(ksc[b], 8u * t + 4u), s1);
+                }
+                uint p = p0 + 8u * j + 2u * t;
+                float x0 = s0 * rowfac, x1 = s1 * rowfac;
+                if (a.softcap > 0.0f) {
+                    x0 = a.softcap * tanh(x0 / a.softcap);
+                    x1 = a.softcap * tanh(x1 / a.softcap);
+                }
+                sc[j][0] = p < lim ? x0 : -INFINITY;
+                sc[j][1] = p + 1u < lim ? x1 : -INFINITY;
             }
-        float sc[TQ_MMA_NT][2];
-        TQ_MMA_UNROLL
-        for (uint j = 0; j < TQ_MMA_NT; j++) {
-            /* keys 8j + 2t and 8j + 2t + 1: their norms from the lanes that read them */
-            float kn = tq_mma_f16(kn_[j]);
-            float n0 = TQ_SHFLF(kn, 8u * t), n1 = TQ_SHFLF(kn, 8u * t + 4u);
-            uint p = p0 + 8u * j + 2u * t;
-            float x0 = (ch[j][0] + ch[j][2]) * n0 * rowfac;
-            float x1 = (ch[j][1] + ch[j][3]) * n1 * rowfac;
-            if (a.softcap > 0.0f) {
-                x0 = a.softcap * tanh(x0 / a.softcap);
-                x1 = a.softcap * tanh(x1 / a.softcap);
+        } else {
+            uint kn_[TQ_MMA_NT], kq0[TQ_MMA_NT], kq1[TQ_MMA_NT], ksg[TQ_MMA_NT];
+            TQ_MMA_LOAD_K(p0, kn_, kq0, kq1, ksg)
+            /* turbo3 K: four independent mma chains (one per tile), hi and lo products in
+             * the same one */
+            float ch[TQ_MMA_NT][4];
+            TQ_MMA_UNROLL
+            for (uint j = 0; j < TQ_MMA_NT; j++)
+                TQ_MMA_UNROLL
+                for (uint i = 0; i < 4u; i++)
+                    ch[j][i] = 0.0f;
+            TQ_MMA_UNROLL
+            for (uint ks = 0; ks < 8u; ks++)
+                TQ_MMA_UNROLL
+                for (uint j = 0; j < TQ_MMA_NT; j++) {
+                    uint qb = ((ks < 4u ? kq0[j] : kq1[j]) >> (8u * (ks & 3u))) & 0xffu;
+                    uint sb = (ksg[j] >> (4u * ks)) & 15u;
+                    uint i0 = (((qb & 15u) | ((sb & 3u) << 4)) << 5) | lane;
+                    uint i1 = (((qb >> 4) | ((sb & 12u) << 2)) << 5) | lane;
+                    uint q0 = QA(ks, 0), q1 = QA(ks, 1), q2 = QA(ks, 2), q3 = QA(ks, 3);
+                    TQ_MMA(ch[j], q0, q1, q2, q3, lut_hi[i0], lut_hi[i1]);
+                    TQ_MMA(ch[j], q0, q1, q2, q3, lut_lo[i0], lut_lo[i1]);
+                }
+            TQ_MMA_UNROLL
+            for (uint j = 0; j < TQ_MMA_NT; j++) {
+                /* keys 8j + 2t and 8j + 2t + 1: their norms from the lanes that read them */
+                float kn = tq_mma_f16(kn_[j]);
+                float n0 = TQ_SHFLF(kn, 8u * t), n1 = TQ_SHFLF(kn, 8u * t + 4u);
+                uint p = p0 + 8u * j + 2u * t;
+                float x0 = (ch[j][0] + ch[j][2]) * n0 * rowfac;
+                float x1 = (ch[j][1] + ch[j][3]) * n1 * rowfac;
+                if (a.softcap > 0.0f) {
+                    x0 = a.softcap * tanh(x0 / a.softcap);
+                    x1 = a.softcap * tanh(x1 / a.softcap);
+                }
+                sc[j][0] = p < lim ? x0 : -INFINITY;
+                sc[j][1] = p + 1u < lim ? x1 : -INFINITY;
             }
-            sc[j][0] = p < lim ? x0 : -INFINITY;
-            sc[j][1] = p + 1u < lim ? x1 : -INFINITY;
         }
         /* ---- online softmax of row g over the step (its 4 lanes t hold 8 keys each) */
         float mx = -INFINITY;
@@ -366,16 +460,7 @@ __kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
             }
         lrow = lrow * alpha + lsum;
 
-        /* ---- values: k-step u covers keys p0 + 16u + {2t, 2t+1, 2t+8, 2t+9} for this lane */
-        float vn[TQ_MMA_NU][4];
-        float vmax = 0.0f;
-        TQ_MMA_UNROLL
-        for (uint u = 0; u < TQ_MMA_NU; u++)
-            TQ_MMA_UNROLL
-            for (uint k = 0; k < 4u; k++) {
-                vn[u][k] = tq_mma_f16(vn_[u][k]);
-                vmax = fmax(vmax, fabs(vn[u][k]));
-            }
+        /* ---- values (their words were loaded at the top of the step) */
         TQ_MMA_UNROLL
         for (uint m = 1u; m < 32u; m <<= 1)
             vmax = fmax(vmax, TQ_XORF(vmax, m));
@@ -403,10 +488,22 @@ __kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
             TQ_MMA_UNROLL
             for (uint m = 0; m < 8u; m++) {
                 uint l[4];
-                TQ_MMA_UNROLL
-                for (uint k = 0; k < 4u; k++) {
-                    uint e = ((vq[u][k] >> (4u * m)) & 15u) | (((vs[u][k] >> (2u * m)) & 3u) << 4);
-                    l[k] = lut_hi[(e << 5) | lane];
+                if (vq8) {
+                    /* dimensions 16g + 2m, +1 of key k: bytes 2m, 2m+1 of its 16 */
+                    TQ_MMA_UNROLL
+                    for (uint k = 0; k < 4u; k++) {
+                        uint x = vw[u][k][m >> 1] >> (16u * (m & 1u));
+                        float vsk = tq_mma_f16(vs[u][k]);
+                        l[k] = tq_mma_h2((float)(char)(x & 0xffu) * vsk,
+                                         (float)(char)((x >> 8) & 0xffu) * vsk);
+                    }
+                } else {
+                    TQ_MMA_UNROLL
+                    for (uint k = 0; k < 4u; k++) {
+                        uint e = ((vq[u][k] >> (4u * m)) & 15u) |
+                                 (((vs[u][k] >> (2u * m)) & 3u) << 4);
+                        l[k] = lut_hi[(e << 5) | lane];
+                    }
                 }
                 uint va0 = tq_mma_prmt(l[0], l[1], 0x5410u), va1 = tq_mma_prmt(l[0], l[1], 0x7632u);
                 uint va2 = tq_mma_prmt(l[2], l[3], 0x5410u), va3 = tq_mma_prmt(l[2], l[3], 0x7632u);
@@ -440,3 +537,20 @@ __kernel void tq_attention_mma(__global const uchar *qbuf, ulong q_off,
         part[pi * (dv + 2u) + dv + 1u] = lrow;
     }
 }
+
+/* global = (n_split / warps * lsz, n_kv_head * n_qtile, n_seq), local = (lsz, 1, 1) with
+ * lsz = 32 * warps (emulation: 32). n_qtile counts tiles of 8 query rows; a.chunk keys
+ * per warp (a multiple of 32); a.n_split = partials = work-groups * warps. */
+#define TQ_MMA_KERNEL(NAME, KQ8, VQ8)                                                         \
+    __kernel void NAME(__global const uchar *qbuf, ulong q_off, __global const uchar *kbuf,   \
+                       ulong k_off, __global const uchar *vbuf, ulong v_off,                  \
+                       __global float *part, const tq_attn_args a, __local uint *lut,         \
+                       __local float *lq TQ_MMA_XS_ARG)                                       \
+    {                                                                                         \
+        tq_attention_mma_body(qbuf, q_off, kbuf, k_off, vbuf, v_off, part, a, lut,            \
+                              lq TQ_MMA_XS, KQ8, VQ8);                                        \
+    }
+TQ_MMA_KERNEL(tq_attention_mma, false, false)   /* turbo3 K, turbo3 V */
+TQ_MMA_KERNEL(tq_attention_mma_q8q8, true, true)
+TQ_MMA_KERNEL(tq_attention_mma_q8t3, true, false)
+TQ_MMA_KERNEL(tq_attention_mma_t3q8, false, true)

@@ -325,8 +325,9 @@ static void test_coop_shape_limits(void **state)
 /* split-k-mma (matrix units: PTX mma.sync on NVIDIA, its emulation elsewhere) asked for
  * by name: decode with GQA 4 and 8 (8 query rows, the whole A tile), several tokens,
  * causal prefill, head size 64 (padded), softcap, two sequences, many and few splits, and
- * the sharp softmax whose logit error must not grow with the logit (Q and the centroids
- * each go in as two fp16 parts). A pair it does not run is an error naming why. */
+ * the sharp softmax whose logit error must not grow with the logit (Q and the turbo3
+ * centroids each go in as two fp16 parts), for each of its K/V pairs (turbo3, q8_0). A
+ * pair it does not run is an error naming why. */
 static void test_mma_kernel(void **state)
 {
     (void)state;
@@ -357,14 +358,28 @@ static void test_mma_kernel(void **state)
         assert_true(run_attention(&s, NULL) <= 1e-6);
     }
     hx_reopen_context(&H, "variant=split-k-mma");
-    shape s = decode_shape(TQ_TYPE_TURBO3, TQ_TYPE_TURBO3);
-    s.scale = 1.0f;
-    s.n_ctx = 600;
-    s.n_kv = 600;
-    assert_true(run_attention(&s, NULL) <= 1e-6);
+    static const tq_type mp[][2] = { { TQ_TYPE_TURBO3, TQ_TYPE_TURBO3 },
+                                     { TQ_TYPE_Q8_0, TQ_TYPE_Q8_0 },
+                                     { TQ_TYPE_Q8_0, TQ_TYPE_TURBO3 },
+                                     { TQ_TYPE_TURBO3, TQ_TYPE_Q8_0 } };
+    for (size_t p = 0; p < sizeof mp / sizeof mp[0]; p++) {
+        shape s = decode_shape(mp[p][0], mp[p][1]);
+        s.n_head = 16;
+        s.n_q = 2;
+        s.causal = true;
+        s.q_pos0 = 30;
+        tq_plugin_timing tm;
+        assert_true(run_attention(&s, &tm) <= 1e-6);
+        assert_true(strncmp(tm.variant, "split-k-mma/wg", 14) == 0);
+        s = decode_shape(mp[p][0], mp[p][1]);
+        s.scale = 1.0f;
+        s.n_ctx = 600;
+        s.n_kv = 600;
+        assert_true(run_attention(&s, NULL) <= 1e-6);
+    }
 
-    assert_attention_unsupported(TQ_TYPE_Q8_0, TQ_TYPE_TURBO3, 128,
-                                 "turbo3 K with turbo3 V only");
+    assert_attention_unsupported(TQ_TYPE_F16, TQ_TYPE_TURBO3, 128,
+                                 "turbo3 and q8_0 K and V only");
     hx_reopen_context(&H, NULL);
 }
 
