@@ -661,8 +661,9 @@ static cl_int enqueue_attention(tq_ocl_seq *seq, op_rec *r)
     cl_ulong q_off = op->q.offset, k_off = op->k.offset, v_off = op->v.offset;
     cl_ulong o_off = op->out.offset;
     cl_int err;
-    /* Both attention kernels take the same buffers and geometry; they differ in their
-     * work-group size and in the local-memory arrays they need. */
+    /* The attention kernels take the same buffers and geometry; they differ in their
+     * work-group size and in the local-memory arrays they need (split-k-mma: one kernel
+     * per K/V pair). */
     size_t wg = r->mma ? ctx->wg_mma : r->coop ? ctx->wg_coop : ctx->wg_attn;
     int kernel = r->coop ? TQ_OCL_K_ATTENTION_COOP : TQ_OCL_K_ATTENTION;
     if (r->mma) {

@@ -252,10 +252,10 @@ inline void tq_attention_mma_body(__global const uchar *qbuf, ulong q_off,
 
     /* this lane's A fragments of Q: k-step ks covers dimensions 32t + 4ks + {0..3} (turbo3
      * K), or 32b + 16h + 4t + {0..3} with ks = 2b + h (q8_0 K: a k-step stays inside one
-     * 32-element block, whose scale then multiplies its partial score) */
-    /* Q fragments in local memory, read at each use (189 registers instead of 201 kept
-     * them all in registers; H100, 1 sequence at 131072: 126 vs 137 us): every warp
-     * writes the same values, lane-major so a warp's reads never share a bank */
+     * 32-element block, whose scale then multiplies its partial score). They live in
+     * local memory and are read at each use (kept in registers, the kernel took 201
+     * registers and 137 us instead of 126 on an H100); every warp writes the same
+     * values, lane-major so a warp's reads never share a bank. */
     __local uint *qfr = lut + 2u * TQ_MMA_LUT * 32u + 2u * TQ_MMA_LUT;
 #define QA(ks, r) qfr[((ks) * 4u + (r)) * 32u + lane]
     const float qmax = qfac[g], qinv = qmax > 0.0f ? 1.0f / qmax : 0.0f;
