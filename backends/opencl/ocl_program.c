@@ -57,17 +57,30 @@ static uint64_t program_key(const tq_ocl_device *dev, const char *options)
 }
 
 /* The build log of a failed build, as an error status. */
-static tq_status build_error(tq_ocl_device *dev, cl_program prog, cl_int err)
+/* The program's build log for the device (malloc'd, NUL-terminated; "" when the driver
+ * gives none), or NULL without memory. */
+static char *build_log(tq_ocl_device *dev, cl_program prog)
 {
     const tq_ocl_fns *cl = &dev->state->cl;
     size_t len = 0;
-    cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
+    if (cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) !=
+        CL_SUCCESS)
+        len = 0;
     char *log = malloc(len + 1);
-    if (log) {
-        log[0] = '\0';
-        cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, len, log, NULL);
-        log[len] = '\0';
-    }
+    if (!log)
+        return NULL;
+    log[0] = '\0';
+    if (len > 0 &&
+        cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, len, log, NULL) !=
+            CL_SUCCESS)
+        len = 0;
+    log[len] = '\0';
+    return log;
+}
+
+static tq_status build_error(tq_ocl_device *dev, cl_program prog, cl_int err)
+{
+    char *log = build_log(dev, prog);
     char buf[32];
     tq_status st = dev->state->host->status_new(
         TQ_CODE_BACKEND,
@@ -100,24 +113,16 @@ static tq_status build_from_source(tq_ocl_device *dev, const char *options, cl_p
     }
     /* A successful build's log (warnings; with -cl-nv-verbose in TQ_OPENCL_BUILD_OPTIONS,
      * NVIDIA's register and spill counts per kernel) at debug level. */
-    size_t len = 0;
-    if (cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) ==
-            CL_SUCCESS && len > 2) {
-        char *log = malloc(len + 1);
-        if (log && cl->clGetProgramBuildInfo(prog, dev->id, CL_PROGRAM_BUILD_LOG, len, log,
-                                             NULL) == CL_SUCCESS) {
-            log[len] = '\0';
-            /* line by line: the host's log lines are short */
-            for (char *line = log, *next; line && *line; line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                    *next++ = '\0';
-                if (*line)
-                    dev->state->host->log(3, "opencl: '%s': build: %s", dev->info.name, line);
-            }
-        }
-        free(log);
+    char *log = build_log(dev, prog);
+    /* line by line: the host's log lines are short */
+    for (char *line = log, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (*line)
+            dev->state->host->log(3, "opencl: '%s': build: %s", dev->info.name, line);
     }
+    free(log);
     *out = prog;
     return NULL;
 }
