@@ -30,12 +30,6 @@
 #error "attention_coop.cl computes over exactly 4 queries (float4)"
 #endif
 
-/* Reads a 16-bit little-endian word from a 2-byte aligned address. */
-inline uint tq_ld16(__global const uchar *p)
-{
-    return *(__global const ushort *)p;
-}
-
 inline float tq_dot8(float8 k, float8 q)
 {
     return dot(k.lo, q.lo) + dot(k.hi, q.hi);

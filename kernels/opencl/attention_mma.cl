@@ -170,14 +170,9 @@ inline void tq_mma_emu(float *c, uint a0, uint a1, uint a2, uint a3, uint b0, ui
 #define TQ_SHFLF(v, src) as_float(TQ_SHFL(as_uint(v), (src)))
 #define TQ_XORF(v, m) as_float(TQ_XOR(as_uint(v), (m)))
 
-inline uint tq_mma_ld16(__global const uchar *p)
-{
-    return *(__global const ushort *)p;
-}
-
 inline uint tq_mma_ld32(__global const uchar *p)   /* 2-byte aligned */
 {
-    return tq_mma_ld16(p) | (tq_mma_ld16(p + 2) << 16);
+    return tq_ld16(p) | (tq_ld16(p + 2) << 16);
 }
 
 /* bytes 0 and 1 of x, signed 8-bit integers, as two fp16 values (exact) */
@@ -308,7 +303,7 @@ inline void tq_attention_mma_body(__global const uchar *qbuf, ulong q_off,
     TQ_MMA_UNROLL for (uint j = 0; j < TQ_MMA_NT; j++) {                                      \
         uint key = min((P0) + 8u * j + g, c1 - 1u);                                           \
         __global const uchar *kr = kbase + (ulong)key * a.k_row_bytes;                        \
-        KN[j] = tq_mma_ld16(kr);                                                              \
+        KN[j] = tq_ld16(kr);                                                                  \
         KQ0[j] = tq_mma_ld32(kr + TQ_TURBO_QS_OFFSET + 8u * t);                               \
         KQ1[j] = tq_mma_ld32(kr + TQ_TURBO_QS_OFFSET + 8u * t + 4u);                          \
         KSG[j] = tq_mma_ld32(kr + TQ_TURBO3_SIGNS_OFFSET + 4u * t);                           \
@@ -318,9 +313,9 @@ inline void tq_attention_mma_body(__global const uchar *qbuf, ulong q_off,
         TQ_MMA_UNROLL for (uint k = 0; k < 4u; k++) {                                         \
             uint key = min((P0) + 16u * u + 2u * t + (k & 1u) + (k >> 1) * 8u, c1 - 1u);      \
             __global const uchar *vr = vbase + (ulong)key * a.v_row_bytes;                    \
-            VN[u][k] = tq_mma_ld16(vr);                                                       \
+            VN[u][k] = tq_ld16(vr);                                                           \
             VQ[u][k] = tq_mma_ld32(vr + TQ_TURBO_QS_OFFSET + 4u * g);                         \
-            VS[u][k] = tq_mma_ld16(vr + TQ_TURBO3_SIGNS_OFFSET + 2u * g);                     \
+            VS[u][k] = tq_ld16(vr + TQ_TURBO3_SIGNS_OFFSET + 2u * g);                         \
         }
 
     /* (Loading the next step's words during this one, a software pipeline, measured
@@ -342,7 +337,7 @@ inline void tq_attention_mma_body(__global const uchar *qbuf, ulong q_off,
                     uint key = min(p0 + 16u * u + 2u * t + (k & 1u) + (k >> 1) * 8u, c1 - 1u);
                     __global const uchar *blk = vbase + (ulong)key * a.v_row_bytes +
                                                 (g >> 1) * TQ_Q8_0_BLOCK_BYTES;
-                    vs[u][k] = tq_mma_ld16(blk);
+                    vs[u][k] = tq_ld16(blk);
                     TQ_MMA_UNROLL
                     for (uint i = 0; i < 4u; i++)
                         vw[u][k][i] = tq_mma_ld32(blk + 2u + 16u * (g & 1u) + 4u * i);
@@ -373,7 +368,7 @@ inline void tq_attention_mma_body(__global const uchar *qbuf, ulong q_off,
                 TQ_MMA_UNROLL
                 for (uint b = 0; b < 4u; b++) {
                     __global const uchar *blk = kr + b * TQ_Q8_0_BLOCK_BYTES;
-                    ksc[b] = tq_mma_f16(tq_mma_ld16(blk));
+                    ksc[b] = tq_h2f(blk);
                     w[2u * b] = tq_mma_ld32(blk + 2u + 4u * t);
                     w[2u * b + 1u] = tq_mma_ld32(blk + 18u + 4u * t);
                 }

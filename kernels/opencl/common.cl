@@ -83,6 +83,13 @@ inline float tq_h2f(__global const uchar *p)
     return vload_half(0, (__global const half *)p);
 }
 
+/* A 16-bit little-endian word from a 2-byte aligned address, as one load (the attention
+ * kernels' reads of K/V blocks). */
+inline uint tq_ld16(__global const uchar *p)
+{
+    return *(__global const ushort *)p;
+}
+
 /* Reads a little-endian 16-bit value from a 2-byte aligned address. */
 inline uint tq_u16(__global const uchar *p)
 {
