@@ -272,34 +272,51 @@ static void test_split_k_every_kv_type_pair(void **state)
     hx_reopen_context(&H, NULL);
 }
 
+/* An attention op (scale 0.1, one token, one sequence) over fresh tensors that are never
+ * filled: for what supports() and seq_record() decide from shapes alone. */
+typedef struct attn_op {
+    hx_tensor q, k, v, out;
+    tq_op op;
+} attn_op;
+
+static void attn_op_new(attn_op *t, tq_type tk, tq_type tv, int64_t d, int64_t n_head,
+                        int64_t n_kv_head, int64_t n_ctx, int64_t n_kv)
+{
+    hx_tensor_new(&H, &t->q, TQ_TYPE_F32, d, n_head, 1, 1);
+    hx_tensor_new(&H, &t->k, tk, d, n_ctx, n_kv_head, 1);
+    hx_tensor_new(&H, &t->v, tv, d, n_ctx, n_kv_head, 1);
+    hx_tensor_new(&H, &t->out, TQ_TYPE_F32, d, n_head, 1, 1);
+    memset(&t->op, 0, sizeof t->op);
+    t->op.struct_size = sizeof t->op;
+    t->op.kind = TQ_OP_ATTENTION;
+    t->op.q = t->q.ref;
+    t->op.k = t->k.ref;
+    t->op.v = t->v.ref;
+    t->op.out = t->out.ref;
+    t->op.n_kv = n_kv;
+    t->op.scale = 0.1f;
+}
+
+static void attn_op_free(attn_op *t)
+{
+    hx_tensor_free(&H, &t->q);
+    hx_tensor_free(&H, &t->k);
+    hx_tensor_free(&H, &t->v);
+    hx_tensor_free(&H, &t->out);
+}
+
 /* supports() on an attention of d, tk K and tv V (8 heads over 2 kv heads, 16 keys)
  * under the current context's options: UNSUPPORTED, its message containing `why`. */
 static void assert_attention_unsupported(tq_type tk, tq_type tv, int64_t d, const char *why)
 {
-    tq_op op;
-    memset(&op, 0, sizeof op);
-    hx_tensor tq_, tkt, tvt, to;
-    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, d, 8, 1, 1);
-    hx_tensor_new(&H, &tkt, tk, d, 16, 2, 1);
-    hx_tensor_new(&H, &tvt, tv, d, 16, 2, 1);
-    hx_tensor_new(&H, &to, TQ_TYPE_F32, d, 8, 1, 1);
-    op.struct_size = sizeof op;
-    op.kind = TQ_OP_ATTENTION;
-    op.q = tq_.ref;
-    op.k = tkt.ref;
-    op.v = tvt.ref;
-    op.out = to.ref;
-    op.n_kv = 16;
-    op.scale = 0.1f;
-    tq_status st = H.ops->supports(H.ctx, &op);
+    attn_op t;
+    attn_op_new(&t, tk, tv, d, 8, 2, 16, 16);
+    tq_status st = H.ops->supports(H.ctx, &t.op);
     assert_non_null(st);
     assert_int_equal(tq_status_code(st), TQ_CODE_UNSUPPORTED);
     assert_non_null(strstr(tq_status_message(st), why));
     tq_status_free(st);
-    hx_tensor_free(&H, &tq_);
-    hx_tensor_free(&H, &tkt);
-    hx_tensor_free(&H, &tvt);
-    hx_tensor_free(&H, &to);
+    attn_op_free(&t);
 }
 
 /* A head size split-k-coop cannot run (not a multiple of 8) runs on split-k by default,
@@ -386,32 +403,16 @@ static void test_mma_kernel(void **state)
 /* Scratch after recording a decode attention, for a cache reserved with n_ctx positions. */
 static int64_t decode_scratch(int64_t n_ctx)
 {
-    hx_tensor tq_, tk, tv, to;
-    hx_tensor_new(&H, &tq_, TQ_TYPE_F32, 128, 32, 1, 1);
-    hx_tensor_new(&H, &tk, TQ_TYPE_TURBO3, 128, n_ctx, 8, 1);
-    hx_tensor_new(&H, &tv, TQ_TYPE_TURBO3, 128, n_ctx, 8, 1);
-    hx_tensor_new(&H, &to, TQ_TYPE_F32, 128, 32, 1, 1);
-    tq_op op;
-    memset(&op, 0, sizeof op);
-    op.struct_size = sizeof op;
-    op.kind = TQ_OP_ATTENTION;
-    op.q = tq_.ref;
-    op.k = tk.ref;
-    op.v = tv.ref;
-    op.out = to.ref;
-    op.n_kv = 300;
-    op.scale = 0.1f;
+    attn_op t;
+    attn_op_new(&t, TQ_TYPE_TURBO3, TQ_TYPE_TURBO3, 128, 32, 8, n_ctx, 300);
     void *seq = NULL;
     int64_t before = H.mem_current[TQ_MEM_SCRATCH];
     assert_null(H.ops->seq_create(H.ctx, &seq));
-    assert_null(H.ops->seq_record(seq, &op));
+    assert_null(H.ops->seq_record(seq, &t.op));
     int64_t scratch = H.mem_current[TQ_MEM_SCRATCH] - before;
     H.ops->seq_destroy(seq);
     assert_int_equal(H.mem_current[TQ_MEM_SCRATCH], before);   /* released */
-    hx_tensor_free(&H, &tq_);
-    hx_tensor_free(&H, &tk);
-    hx_tensor_free(&H, &tv);
-    hx_tensor_free(&H, &to);
+    attn_op_free(&t);
     return scratch;
 }
 
