@@ -209,6 +209,15 @@ static void test_softcap_scale_and_two_sequences(void **state)
 
 /* Sharp softmax: scale 1 gives logits with a spread of about 8 and maxima near 25, where
  * a kernel whose logit error grows with the logit (half-precision Q or K) fails. */
+static shape sharp_shape(tq_type tk, tq_type tv)
+{
+    shape s = decode_shape(tk, tv);
+    s.scale = 1.0f;
+    s.n_ctx = 600;
+    s.n_kv = 600;
+    return s;
+}
+
 static void test_sharp_softmax(void **state)
 {
     (void)state;
@@ -217,10 +226,7 @@ static void test_sharp_softmax(void **state)
                                      { TQ_TYPE_TURBO4, TQ_TYPE_Q8_0 },
                                      { TQ_TYPE_TURBO2, TQ_TYPE_TURBO2 } };
     for (size_t p = 0; p < sizeof sp / sizeof sp[0]; p++) {
-        shape s = decode_shape(sp[p][0], sp[p][1]);
-        s.scale = 1.0f;
-        s.n_ctx = 600;
-        s.n_kv = 600;
+        shape s = sharp_shape(sp[p][0], sp[p][1]);
         assert_true(run_attention(&s, NULL) <= 1e-6);
     }
 }
@@ -388,10 +394,7 @@ static void test_mma_kernel(void **state)
         tq_plugin_timing tm;
         assert_true(run_attention(&s, &tm) <= 1e-6);
         assert_true(strncmp(tm.variant, "split-k-mma/wg", 14) == 0);
-        s = decode_shape(mp[p][0], mp[p][1]);
-        s.scale = 1.0f;
-        s.n_ctx = 600;
-        s.n_kv = 600;
+        s = sharp_shape(mp[p][0], mp[p][1]);
         assert_true(run_attention(&s, NULL) <= 1e-6);
     }
 
